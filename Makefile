@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.insarhub-installed
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup test demo server lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v gdal-config >/dev/null || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo ">> installing GDAL (Debian: libgdal-dev gdal-bin)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgdal-dev gdal-bin >/dev/null; \
+	  else \
+	    echo "GDAL is missing. Run: sudo apt-get install -y libgdal-dev gdal-bin   then run make again." >&2; exit 1; \
+	  fi; }
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel setuptools
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -c "import osgeo" 2>/dev/null || $(PY) -m pip install -q --no-build-isolation "GDAL==$$(gdal-config --version)"
+	@touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check insarhub tasks flows tests bench
+	$(VENV)/bin/mypy
+
+demo: setup
+	$(PY) -m insarhub demo
+
+server: setup
+	$(PY) -m insarhub server
+
+bench: setup
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo_work .pytest_cache .mypy_cache .ruff_cache

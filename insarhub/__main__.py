@@ -1,0 +1,3 @@
+from insarhub.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""`Sandbox`: the catalog, HyP3 and file servers on one loopback port, with admin routes.
+
+Admin routes (never faulted), used by tests and the demo through `SandboxAdmin`:
+`GET /_sandbox/health`, `GET|POST /_sandbox/clock` (`{"now": iso}`, `{"advance_days": n}` or `{"reset": true}`),
+`GET|POST /_sandbox/faults` (`{"group": {"error_rate": .., "latency_s": .., "drop_rate": ..}}`,
+`{}` clears them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from insarhub.sandbox.clock import SandboxClock
+from insarhub.sandbox.http import (
+    Faults,
+    Request,
+    Response,
+    Router,
+    SandboxHTTPServer,
+    error_response,
+    json_response,
+)
+
+log = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "sandbox-earthdata-token"  # accepted by the sandbox only; not a real credential
+
+
+class Service(Protocol):
+    def register(self, router: Router) -> None: ...
+
+
+@dataclass
+class SandboxOptions:
+    """What a sandbox serves and how fast it moves."""
+
+    data_dir: Path
+    now: str | None = None  # the catalog clock; None = real time
+    job_seconds: float = 2.0  # HyP3 time from PENDING to SUCCEEDED
+    grid_size: int = 60  # simulated product size in pixels (square)
+    credits: int = 8000  # HyP3 monthly credits per user
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Sandbox:
+    """All sandbox services on one `host:port` (port 0 = a free one)."""
+
+    def __init__(self, options: SandboxOptions, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.options = options
+        options.data_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = SandboxClock(options.now)
+        self.router = Router()
+        self.server = SandboxHTTPServer((host, port), self.router, seed=options.seed)
+        self.services: dict[str, Service] = {}
+        self._thread: threading.Thread | None = None
+        self._register_admin()
+        self._build_services()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _build_services(self) -> None:
+        from insarhub.sandbox.catalog import CatalogService
+
+        catalog = CatalogService(clock=self.clock, data_dir=self.options.data_dir, base_url=self.url)
+        self.services["catalog"] = catalog
+        try:
+            from insarhub.sandbox.hyp3 import Hyp3Service
+        except ImportError:  # pragma: no cover - while the HyP3 service is being built
+            log.debug("sandbox HyP3 service not available")
+        else:
+            self.services["hyp3"] = Hyp3Service(
+                clock=self.clock, catalog=catalog, options=self.options, base_url=self.url
+            )
+        for service in self.services.values():
+            service.register(self.router)
+
+    def env(self) -> dict[str, str]:
+        """The environment that points every insarhub entry point at this sandbox."""
+        return {
+            "INSARHUB_ASF_URL": self.url,
+            "INSARHUB_HYP3_URL": self.url,
+            "EARTHDATA_TOKEN": SANDBOX_TOKEN,
+        }
+
+    def start(self) -> Sandbox:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                        name="insarhub-sandbox")
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- admin ---------------------------------------------------------------------------
+    def _register_admin(self) -> None:
+        add = self.router.add
+        add("GET", "/_sandbox/health", lambda r: json_response({"ok": True}), "admin")
+        add("GET", "/_sandbox/clock", self._get_clock, "admin")
+        add("POST", "/_sandbox/clock", self._set_clock, "admin")
+        add("GET", "/_sandbox/faults", self._get_faults, "admin")
+        add("POST", "/_sandbox/faults", self._set_faults, "admin")
+
+    def _get_clock(self, request: Request) -> Response:
+        return json_response({"now": self.clock.now().isoformat()})
+
+    def _set_clock(self, request: Request) -> Response:
+        body = request.json() or {}
+        if body.get("reset"):
+            self.clock.set(SandboxClock().now())
+        if body.get("now"):
+            self.clock.set(body["now"])
+        if "advance_days" in body:
+            self.clock.advance(days=float(body["advance_days"]))
+        return self._get_clock(request)
+
+    def _get_faults(self, request: Request) -> Response:
+        return json_response({g: f.to_dict() for g, f in self.server.faults.items()})
+
+    def _set_faults(self, request: Request) -> Response:
+        body = request.json() or {}
+        try:
+            faults = {group: Faults(**values) for group, values in body.items()}
+        except TypeError as exc:
+            return error_response(400, f"bad faults: {exc}; fields: {list(asdict(Faults()))}")
+        self.server.faults = faults
+        return self._get_faults(request)

@@ -1,0 +1,123 @@
+"""Shared test set-up: offline by default, the sandbox served by a real subprocess.
+
+Area-specific fixtures live in the conftest.py of each tests/ sub-folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from insarhub.sandbox.admin import SandboxAdmin
+from insarhub.sandbox.server import SANDBOX_TOKEN
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO.parent / "shared" / "fixtures"
+if not FIXTURES.is_dir():  # a checkout that is not beside shared/
+    FIXTURES = Path(os.environ.get("INSARHUB_FIXTURES", FIXTURES))
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--network", action="store_true", help="run tests that reach the real ASF")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--network"):
+        return
+    skip = pytest.mark.skip(reason="reaches the real ASF/HyP3: run with --network")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reads the developer's real credentials or talks to a real service by accident."""
+    for key in ("EARTHDATA_TOKEN", "INSARHUB_ASF_URL", "INSARHUB_HYP3_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path_factory.getbasetemp() / "no-netrc"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """`../shared/fixtures`: real recorded ASF, HyP3 and MintPy data."""
+    if not FIXTURES.is_dir():
+        pytest.skip("shared/fixtures not found beside the checkout (set INSARHUB_FIXTURES)")
+    return FIXTURES
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SandboxProcess:
+    """A sandbox served by `insarhub sandbox serve` in a subprocess."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    admin: SandboxAdmin
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"INSARHUB_ASF_URL": self.url, "INSARHUB_HYP3_URL": self.url,
+                "EARTHDATA_TOKEN": SANDBOX_TOKEN}
+
+
+def start_sandbox(data_dir: Path, *extra: str) -> SandboxProcess:
+    port = free_port()
+    cmd = [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+           "--data-dir", str(data_dir), *extra]
+    log = (data_dir.parent / f"sandbox-{port}.log").open("wb")
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    admin = SandboxAdmin(url)
+    try:
+        admin.wait_healthy(timeout=60)
+    except Exception:
+        process.kill()
+        raise
+    return SandboxProcess(url, data_dir, process, admin)
+
+
+def stop_sandbox(proc: SandboxProcess) -> None:
+    proc.process.send_signal(signal.SIGINT)
+    try:
+        proc.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.process.kill()
+        proc.process.wait()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """One sandbox for the whole session (real time clock, fast HyP3 jobs)."""
+    data_dir = tmp_path_factory.mktemp("sandbox") / "data"
+    proc = start_sandbox(data_dir, "--job-seconds", "1")
+    yield proc
+    stop_sandbox(proc)
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxProcess]:
+    """The session sandbox, pointed at by the environment; clock and faults reset afterwards."""
+    for key, value in sandbox_server.env.items():
+        monkeypatch.setenv(key, value)
+    yield sandbox_server
+    sandbox_server.admin.clear_faults()
+    sandbox_server.admin.reset_clock()
