@@ -1,0 +1,182 @@
+"""Pure job preparation for HyP3: options, payloads, deterministic names and costs.
+
+Nothing here talks to HyP3. `prepare_insar_gamma_job` and `prepare_insar_isce_burst_job`
+build the same dictionaries as hyp3_sdk's `HyP3.prepare_insar_job` and
+`HyP3.prepare_insar_isce_burst_job` (checked against ASF's job specs), and `job_name` gives
+each pair a unique name, stable across runs, by which a job that reached HyP3 but not the
+ledger is found again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from insarhub.errors import ConfigError
+
+INSAR_GAMMA = "INSAR_GAMMA"
+INSAR_ISCE_BURST = "INSAR_ISCE_BURST"
+
+MAX_NAME_LENGTH = 100  # HyP3 openapi: name maxLength
+MAX_PREFIX_LENGTH = 40
+MAX_JOBS_PER_REQUEST = 200  # HyP3 openapi: list_of_new_jobs maxItems
+
+GRANULE_PATTERNS = {
+    INSAR_GAMMA: re.compile(r"^S1[ABCD]_IW_SLC__1S[SD][VH]_\S{50}$"),  # 67 characters
+    INSAR_ISCE_BURST: re.compile(r"^S1_\d{6}_IW\S*-BURST$"),  # 43 characters
+}
+GRANULE_LENGTHS = {INSAR_GAMMA: 67, INSAR_ISCE_BURST: 43}
+GRANULE_HINT = {
+    INSAR_GAMMA: "an IW SLC name like S1A_IW_SLC__1SDV_20200102T133501_20200102T133528_"
+                 "030626_038260_1C8A",
+    INSAR_ISCE_BURST: "a burst name like S1_136231_IW2_20200604T022312_VV_7C85-BURST",
+}
+PROCESSOR_FOR = {INSAR_GAMMA: "Hyp3_S1", INSAR_ISCE_BURST: "Hyp3_Burst"}
+PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+LOOKS = {INSAR_GAMMA: ("20x4", "10x2"), INSAR_ISCE_BURST: ("20x4", "10x2", "5x1")}
+
+
+@dataclass(frozen=True)
+class GammaOptions:
+    """INSAR_GAMMA job parameters (defaults: what MintPy needs, as in the seed)."""
+
+    looks: str = "20x4"
+    include_dem: bool = True
+    include_look_vectors: bool = True
+    include_inc_map: bool = True
+    apply_water_mask: bool = True
+    phase_filter_parameter: float = 0.5
+    include_displacement_maps: bool = True
+    include_wrapped_phase: bool = False
+
+
+@dataclass(frozen=True)
+class BurstOptions:
+    """INSAR_ISCE_BURST job parameters."""
+
+    looks: str = "20x4"
+    apply_water_mask: bool = True
+
+
+JobOptions = GammaOptions | BurstOptions
+
+
+def make_options(job_type: str, values: Mapping[str, Any]) -> JobOptions:
+    """Validated options for `job_type`; unknown names and bad values raise ConfigError."""
+    cls: type[GammaOptions] | type[BurstOptions] = (
+        GammaOptions if job_type == INSAR_GAMMA else BurstOptions)
+    allowed = set(asdict(cls()))
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ConfigError(f"option {unknown[0]!r} is not a {job_type} option; "
+                          f"allowed: {', '.join(sorted(allowed))}")
+    options = cls(**values)
+    if options.looks not in LOOKS[job_type]:
+        raise ConfigError(f"looks={options.looks!r} is not allowed for {job_type}; "
+                          f"choose one of {', '.join(LOOKS[job_type])}")
+    for key, value in asdict(options).items():
+        if key.startswith(("include_", "apply_")) and not isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r} must be True or False")
+    if isinstance(options, GammaOptions):
+        value = options.phase_filter_parameter
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"phase_filter_parameter={value!r} must be a number from 0 to 1 "
+                              "(0 turns the adaptive filter off)")
+    return options
+
+
+def check_granule(job_type: str, name: Any, field: str = "pairs") -> str:
+    """`name` if it is a granule `job_type` can process, else ConfigError saying what fits."""
+    if isinstance(name, str) and len(name) == GRANULE_LENGTHS[job_type] \
+            and GRANULE_PATTERNS[job_type].match(name):
+        return name
+    advice = ""
+    for other, pattern in GRANULE_PATTERNS.items():
+        if other != job_type and isinstance(name, str) and pattern.match(name):
+            advice = f"; it is a {other} granule: use Processor.create('{PROCESSOR_FOR[other]}')"
+    raise ConfigError(f"{field}: {name!r} is not a granule {job_type} can process; "
+                      f"expected {GRANULE_HINT[job_type]}{advice}")
+
+
+def check_prefix(prefix: Any) -> str:
+    if not isinstance(prefix, str) or not prefix or len(prefix) > MAX_PREFIX_LENGTH \
+            or not PREFIX_PATTERN.match(prefix):
+        raise ConfigError(f"name_prefix={prefix!r} must be 1 to {MAX_PREFIX_LENGTH} letters, "
+                          "digits, '.', '_' or '-', starting with a letter or digit")
+    return prefix
+
+
+def prepare_insar_gamma_job(reference: str, secondary: str, options: GammaOptions,
+                            name: str | None = None) -> dict[str, Any]:
+    """An INSAR_GAMMA job dict, as hyp3_sdk's `prepare_insar_job` makes it."""
+    params: dict[str, Any] = {"granules": [reference, secondary], **asdict(options),
+                              "include_los_displacement": False}
+    job: dict[str, Any] = {"job_parameters": params, "job_type": INSAR_GAMMA}
+    if name is not None:
+        job["name"] = name
+    return job
+
+
+def prepare_insar_isce_burst_job(reference: str, secondary: str, options: BurstOptions,
+                                 name: str | None = None) -> dict[str, Any]:
+    """An INSAR_ISCE_BURST job dict, as hyp3_sdk's `prepare_insar_isce_burst_job` makes it."""
+    params: dict[str, Any] = {"granules": [reference, secondary], **asdict(options)}
+    job: dict[str, Any] = {"job_parameters": params, "job_type": INSAR_ISCE_BURST}
+    if name is not None:
+        job["name"] = name
+    return job
+
+
+def prepare_job(job_type: str, reference: str, secondary: str, options: JobOptions,
+                name: str | None = None) -> dict[str, Any]:
+    if job_type == INSAR_GAMMA:
+        assert isinstance(options, GammaOptions)
+        return prepare_insar_gamma_job(reference, secondary, options, name)
+    assert isinstance(options, BurstOptions)
+    return prepare_insar_isce_burst_job(reference, secondary, options, name)
+
+
+def acquisition_date(granule: str) -> str:
+    """YYYYMMDD of a granule's start (SLC and burst names), or 'x' if none is found."""
+    found = re.search(r"_(\d{8})T\d{6}", granule)
+    return found.group(1) if found else "x"
+
+
+def job_name(prefix: str, request: Mapping[str, Any]) -> str:
+    """`<prefix>_<refdate>_<secdate>_<hash>`: unique per pair and parameters, stable.
+
+    The hash covers the job type, both granules and every parameter, so the same pair asked
+    with other options is another job; a resubmission adds `_r<n>` (see ledger.attempt_name).
+    """
+    params = request["job_parameters"]
+    reference, secondary = params["granules"]
+    digest = hashlib.sha256(json.dumps({"job_type": request["job_type"], **params},
+                                       sort_keys=True).encode()).hexdigest()[:10]
+    name = f"{prefix}_{acquisition_date(reference)}_{acquisition_date(secondary)}_{digest}"
+    if len(name) + 4 > MAX_NAME_LENGTH:  # room for "_r99"
+        raise ConfigError(f"job name {name!r} is longer than HyP3 allows; shorten name_prefix")
+    return name
+
+
+def job_cost(job: Mapping[str, Any], costs: Mapping[str, Any], default: float = 1.0) -> float:
+    """Credits one job costs per HyP3's `GET /costs` table (fixed or by cost parameters)."""
+    entry = costs.get(job["job_type"])
+    if not isinstance(entry, Mapping):
+        return default
+    if "cost" in entry:
+        return float(entry["cost"])
+    table: Any = entry.get("cost_table", {})
+    params = job.get("job_parameters", {})
+    for parameter in entry.get("cost_parameters", []):
+        key = params.get(parameter)
+        if isinstance(table, Mapping) and str(key) in table:
+            table = table[str(key)]
+        elif isinstance(table, Mapping) and key in table:
+            table = table[key]
+        else:
+            return default
+    return float(table) if isinstance(table, int | float) else default
