@@ -32,10 +32,10 @@ lint: setup
 	$(VENV)/bin/mypy
 
 demo: setup
-	$(PY) -m insarhub demo
+	$(PY) -m flows.demo
 
 server: setup
-	$(PY) -m insarhub server
+	$(PY) -m flows.server
 
 bench: setup
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

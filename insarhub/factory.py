@@ -27,7 +27,8 @@ class _Factory:
                 f"{cls.kind} type {name!r} is unknown; choose one of {', '.join(cls.available())}"
             )
         module_name, _, attr = cls.types[name].partition(":")
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+        implementation: type = getattr(importlib.import_module(module_name), attr)
+        return implementation
 
     @classmethod
     def create(cls, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from insarhub.sandbox.admin import SandboxAdmin
+from insarhub.sandbox.hyp3 import Hyp3Admin
 from insarhub.sandbox.server import SANDBOX_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="reaches the real ASF/HyP3: run with --network")
     for item in items:
-        if "network" in item.keywords:
+        if item.get_closest_marker("network") is not None:  # not the tests/network folder
             item.add_marker(skip)
 
 
@@ -115,9 +116,10 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxProcess]:
-    """The session sandbox, pointed at by the environment; clock and faults reset afterwards."""
+    """The session sandbox, pointed at by the environment; clock, faults and HyP3 settings reset after."""
     for key, value in sandbox_server.env.items():
         monkeypatch.setenv(key, value)
     yield sandbox_server
     sandbox_server.admin.clear_faults()
     sandbox_server.admin.reset_clock()
+    Hyp3Admin(sandbox_server.url).reset()

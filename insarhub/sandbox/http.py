@@ -133,6 +133,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (or faults that cut them off) are normal here, not errors."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def roll(self, rate: float) -> bool:
         if rate <= 0:
             return False
@@ -163,7 +171,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(faults.latency_s)
             if self.server.roll(faults.error_rate):
                 status = self.server.random.choice([500, 502, 503, 429])
-                self._send(error_response(status, "sandbox fault injected: try again later"))
+                message = "sandbox fault injected: try again later"
+                # CMR answers {"errors": [...]}; HyP3 and S3-like file routes {"detail": ...}
+                self._send(json_response({"errors": [message]}, status) if route.group == "catalog"
+                           else error_response(status, message))
                 return
         request = Request(self.command, split.path, parse_qs(split.query, keep_blank_values=True),
                           self.headers, body, self.server.url, params)
