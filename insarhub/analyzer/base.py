@@ -80,6 +80,16 @@ def _load_aoi(aoi: object) -> BaseGeometry | None:
     return load_aoi(aoi)
 
 
+def check_network_size(pairs: list[str]) -> None:
+    """A time series needs at least 3 dates and 2 interferograms (MintPy crashes below)."""
+    dates = {date for pair in pairs for date in pair.split("_")}
+    if len(dates) < 3 or len(pairs) < 2:
+        raise MintPyError(
+            f"a time series needs at least 3 dates and 2 interferograms; this stack has "
+            f"{len(dates)} dates and {len(pairs)} interferograms: add acquisitions or pairs first"
+        )
+
+
 class BaseAnalyzer(ABC):
     """MintPy small-baseline time series of one stack working directory."""
 
@@ -147,6 +157,7 @@ class BaseAnalyzer(ABC):
             raise ConfigError(f"workdir {self.workdir} does not exist; give a stack working directory")
         started = time.perf_counter()
         self.inputs = inputs = self.prepare_inputs()
+        check_network_size(inputs.pairs)
         self.reference = self.choose_reference(inputs)
         options = self.template_options(inputs, self.reference)
         header = (f"MintPy smallbaselineApp template written by insarhub ({type(self).__name__})\n"

@@ -183,3 +183,9 @@ def test_duplicate_pair_keeps_the_newest_product(make_stack, caplog) -> None:
     assert len(analyzer.inputs.unw_files) == 3
     assert f"two products for 20200102_20200114: using {newest.name}" in caplog.text
     assert any(newest.name in str(p) for p in analyzer.inputs.unw_files)
+
+
+def test_two_dates_are_refused_before_mintpy_crashes(make_stack) -> None:
+    stack = make_stack(dates=2, neighbours=1)
+    with pytest.raises(MintPyError, match="at least 3 dates and 2 interferograms; this stack has 2 dates and 1"):
+        Hyp3SBASAnalyzer(stack.workdir).prep_data()
