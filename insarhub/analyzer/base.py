@@ -99,11 +99,11 @@ class BaseAnalyzer(ABC):
                  reference_point: tuple[float, float] | None = None,
                  mintpy_options: Mapping[str, OptionValue] | None = None, *,
                  mintpy_dir: str | Path | None = None) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).expanduser().absolute()  # MintPy changes directory
         self.aoi = _load_aoi(aoi)
         self.reference_point = check_latlon(reference_point) if reference_point is not None else None
         self.mintpy_options = check_options(mintpy_options)
-        self.mintpy_dir = Path(mintpy_dir) if mintpy_dir else self.workdir / "mintpy"
+        self.mintpy_dir = Path(mintpy_dir).expanduser().absolute() if mintpy_dir else self.workdir / "mintpy"
         self.template_file = self.mintpy_dir / TEMPLATE_NAME
         self.log_file = self.mintpy_dir / LOG_NAME
         self.inputs: PreparedInputs | None = None

@@ -34,7 +34,7 @@ class Hyp3SBASAnalyzer(BaseAnalyzer):
                  hyp3_dir: str | Path | None = None, mintpy_dir: str | Path | None = None,
                  clip_workers: int = 4) -> None:
         super().__init__(workdir, aoi, reference_point, mintpy_options, mintpy_dir=mintpy_dir)
-        self.hyp3_dir = Path(hyp3_dir) if hyp3_dir else self.workdir / "hyp3"
+        self.hyp3_dir = Path(hyp3_dir).expanduser().absolute() if hyp3_dir else self.workdir / "hyp3"
         self.clip_workers = clip_workers
         self.job_type: str | None = None
 

@@ -71,9 +71,10 @@ def test_burst_products_load_into_mintpy(tmp_path: Path) -> None:
         assert (int(f.attrs["REF_Y"]), int(f.attrs["REF_X"])) == (analyzer.reference.row, analyzer.reference.col)
 
 
-def test_cli_prepares_runs_and_reports_errors(make_stack, tmp_path: Path, capsys) -> None:
+def test_cli_prepares_runs_and_reports_errors(make_stack, tmp_path: Path, capsys, monkeypatch) -> None:
     stack = make_stack(dates=3)
-    assert main(["analyze", "--workdir", str(stack.workdir), "--steps", "load_data", "modify_network",
+    monkeypatch.chdir(stack.workdir.parent)  # a relative workdir, as users type it
+    assert main(["analyze", "--workdir", stack.workdir.name, "--steps", "load_data", "modify_network",
                  "-o", "mintpy.network.startDate=20200101"]) == 0
     out = capsys.readouterr().out
     assert "reference point: lat 37.8" in out and "automatic" in out and "ifgramStack.h5" in out
