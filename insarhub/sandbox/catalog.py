@@ -533,7 +533,6 @@ class CatalogServer:
         self.catalog = CatalogService(self.clock, data_dir, self.server.url, stacks=stacks,
                                       include_fixtures=include_fixtures)
         self.catalog.register(self.router)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -544,16 +543,11 @@ class CatalogServer:
         self.server.faults = dict(groups)
 
     def start(self) -> CatalogServer:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name="insarhub-catalog")
-        self._thread.start()
+        self.server.start_background("insarhub-catalog")
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self.server.stop()
 
     def __enter__(self) -> CatalogServer:
         return self.start()

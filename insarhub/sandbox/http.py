@@ -133,6 +133,19 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def start_background(self, name: str = "insarhub-sandbox") -> None:
+        """Serve in a daemon thread until `stop()`."""
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True, name=name)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving (a background thread or `serve_forever` elsewhere) and close the socket."""
+        self.shutdown()
+        self.server_close()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout=5)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up (or faults that cut them off) are normal here, not errors."""
         import sys

@@ -41,6 +41,7 @@ from urllib.parse import urlencode
 import requests
 
 from insarhub.errors import SandboxError
+from insarhub.sandbox.admin import SandboxAdmin
 from insarhub.sandbox.clock import SandboxClock, parse_time
 from insarhub.sandbox.http import Request, Response, Router, file_response, json_response
 from insarhub.sandbox.hyp3_jobs import FAILED, STATUS_CODES, SUCCEEDED, Job, JobStore, Product, User
@@ -540,40 +541,26 @@ class Hyp3Service:
         return file_response(path, "image/tiff" if path.suffix == ".tif" else "application/octet-stream")
 
 
-class Hyp3Admin:
+class Hyp3Admin(SandboxAdmin):
     """Client for the sandbox HyP3's admin routes: failures, speed, paging, credits, truth."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        try:
-            response = requests.request(method, f"{self.url}{path}", json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise SandboxError(f"sandbox at {self.url} is not reachable ({exc}); "
-                               "start it with `insarhub sandbox serve`") from exc
-        if response.status_code >= 400:
-            raise SandboxError(f"sandbox refused {method} {path}: {response.text}")
-        return response.json()
-
     def settings(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/_sandbox/hyp3"))
+        return dict(self._call("GET", "hyp3"))
 
     def configure(self, *, user_id: str | None = None, **settings: Any) -> dict[str, Any]:
         """e.g. `configure(fail_pairs=[[ref, sec]])`, `configure(fail_rate=0.2, user_id=...)`."""
         body = {**settings, **({"user_id": user_id} if user_id else {})}
-        return dict(self._call("POST", "/_sandbox/hyp3", body))
+        return dict(self._call("POST", "hyp3", body))
 
     def reset(self) -> dict[str, Any]:
         """Back to the defaults: no failures, the sandbox's job_seconds, 100 jobs a page."""
-        return dict(self._call("POST", "/_sandbox/hyp3", {"reset": True}))
+        return dict(self._call("POST", "hyp3", {"reset": True}))
 
     def set_credits(self, user_id: str, credits: float) -> dict[str, Any]:
-        return dict(self._call("POST", "/_sandbox/hyp3", {"credits": {user_id: credits}}))
+        return dict(self._call("POST", "hyp3", {"credits": {user_id: credits}}))
 
     def truth_files(self, stack_key: str) -> list[str]:
-        return list(self._call("GET", f"/_sandbox/truth/{stack_key}/"))
+        return list(self._call("GET", f"truth/{stack_key}/"))
 
     def download_truth(self, stack_key: str, out_dir: Path) -> list[Path]:
         """Copy a stack's truth files (velocity, per-date displacement) into `out_dir`."""

@@ -9,7 +9,6 @@ Admin routes (never faulted), used by tests and the demo through `SandboxAdmin`:
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +56,6 @@ class Sandbox:
         self.router = Router()
         self.server = SandboxHTTPServer((host, port), self.router, seed=options.seed)
         self.services: dict[str, Service] = {}
-        self._thread: threading.Thread | None = None
         self._register_admin()
         self._build_services()
 
@@ -91,19 +89,14 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name="insarhub-sandbox")
-        self._thread.start()
+        self.server.start_background()
         return self
 
     def serve_forever(self) -> None:
         self.server.serve_forever()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self.server.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()

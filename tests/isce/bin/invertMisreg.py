@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Stand-in of ISCE2 topsStack invertMisreg.py for tests (insarhub-topsstack-standin); see _standin.py."""
+
+import sys
+
+from _standin import script_main
+
+if __name__ == "__main__":
+    sys.exit(script_main("invertMisreg.py", sys.argv[1:]))
