@@ -1,0 +1,1 @@
+"""Prefect flows: the pipeline, interferogram subflows, AOI monitoring, demo and server."""

@@ -1,0 +1,182 @@
+"""Interferogram subflows: HyP3 (submit, then short polls) and ISCE2 (the step watcher).
+
+Waiting without holding a worker for hours
+------------------------------------------
+HyP3 jobs take 30-70 minutes and run in parallel. The subflow submits, then polls a
+non-blocking snapshot every `poll_interval_s` seconds (one cheap paged `GET /jobs`), updating
+a progress artifact and the job table, for at most `timeout_s` seconds. If the jobs are not
+done by then the subflow RETURNS (it does not sleep on, suspend or pause): the result says
+which stacks are still waiting. Nothing is lost, because the ledger holds every job: the next
+run (the next scheduled monitoring run, or a rerun / the follow-up run the pipeline schedules
+for itself when it runs from a deployment) submits nothing twice and picks up the same jobs.
+A worker is therefore busy for at most `timeout_s`, and a crashed or cancelled run costs
+nothing. (Prefect's suspend_flow_run would also free the worker, but it needs somebody or an
+automation to resume it; a return plus a schedule needs neither.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
+
+from tasks import artifacts
+from tasks.hyp3 import download_products, poll_status, repair_network, retry_failed, submit_pairs
+
+
+def _result_of(future: PrefectFuture[Any], stack: str, what: str) -> Any:
+    """The task's result, or the error (logged) when it failed."""
+    future.wait()
+    state = future.state
+    if state.is_completed():
+        return future.result()
+    get_run_logger().error("%s: %s failed: %s", stack, what, state.message)
+    return None
+
+
+def _job_rows(statuses: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for stack, status in statuses.items():
+        for job in status.get("jobs", []):
+            rows.append({"stack": stack, **{k: job.get(k) for k in
+                                            ("name", "job_id", "status", "reference",
+                                             "secondary", "attempt", "downloaded",
+                                             "expiration_time")}})
+    return rows
+
+
+@flow(name="hyp3-interferograms")
+def hyp3_interferograms(
+    stacks: Sequence[Mapping[str, Any]],
+    processor_type: str = "Hyp3_S1",
+    options: dict[str, Any] | None = None,
+    poll_interval_s: float = 30.0,
+    timeout_s: float = 3600.0,
+    retry_failures: bool = True,
+    network: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Make the interferograms of every stack on HyP3 and download them.
+
+    Failed jobs are resubmitted (a few times a pair); pairs that keep failing are dropped
+    and replaced by pairs that keep the network connected (`network`: the pair selection
+    options), once per run.
+
+    `stacks`: [{"stack": name, "workdir": folder, "pairs": [[reference, secondary], ...]}]
+    (pairs already in the ledger may be left out: the ledger's unfinished jobs are followed
+    too). Returns, per stack: the last status (counts, finished, succeeded), what was
+    submitted, and `waiting: True` when the jobs outlived `timeout_s` (run again later).
+    """
+    logger = get_run_logger()
+    submitted = {s["stack"]: submit_pairs.submit(s["stack"], processor_type, s["workdir"],
+                                                 s.get("pairs") or [], options)
+                 for s in stacks}
+    results: dict[str, dict[str, Any]] = {}
+    for s in stacks:
+        outcome = _result_of(submitted[s["stack"]], s["stack"], "submission")
+        if outcome is None:
+            raise RuntimeError(f"HyP3 submission of stack {s['stack']} failed; see the log")
+        results[s["stack"]] = {"submit": outcome}
+    workdirs = {s["stack"]: s["workdir"] for s in stacks}
+    progress = artifacts.Progress("hyp3-progress", "HyP3 interferograms finished")
+    deadline = time.monotonic() + timeout_s
+    retried: set[str] = set()
+    repaired: dict[str, dict[str, Any]] = {}
+    while True:
+        polls = {name: poll_status.submit(name, processor_type, workdir)
+                 for name, workdir in workdirs.items()}
+        statuses = {name: future.result() for name, future in polls.items()}
+        total = sum(s["total"] for s in statuses.values())
+        done = sum(s["counts"].get("SUCCEEDED", 0) + s["counts"].get("FAILED", 0)
+                   for s in statuses.values())
+        progress.update(done, total, "; ".join(f"{n}: {s['line']}" for n, s in statuses.items()))
+        again = []
+        for name, status in statuses.items():
+            if not retry_failures or not status["failed"]:
+                continue
+            if len(status["exhausted"]) < len(status["failed"]):
+                retried.update(retry_failed(name, processor_type, workdirs[name])["resubmitted"])
+                again.append(name)
+            elif name not in repaired:
+                repaired[name] = repair_network(name, processor_type, workdirs[name], network)
+                again.append(name)
+        finished = all(s["finished"] for s in statuses.values()) and not again
+        if finished or time.monotonic() >= deadline:
+            break
+        time.sleep(max(0.0, min(poll_interval_s, deadline - time.monotonic())))
+    artifacts.table(_job_rows(statuses), key="hyp3-jobs",
+                    description="HyP3 jobs: one row per pair (current attempt)")
+    for name, status in statuses.items():
+        results[name].update(status)
+        results[name].pop("jobs", None)
+        results[name]["waiting"] = not status["finished"]
+        results[name]["resubmitted"] = sorted(r for r in retried if r)
+        results[name]["repaired"] = repaired.get(name)
+        if status["finished"]:
+            folders = download_products(name, processor_type, workdirs[name])
+            results[name]["products"] = len(folders)
+        else:
+            logger.warning("%s: %s after %.0f s; the next run picks these jobs up from the "
+                           "ledger (nothing is submitted twice)", name, status["line"], timeout_s)
+    return results
+
+
+@flow(name="isce-interferograms")
+def isce_interferograms(
+    stacks: Sequence[Mapping[str, Any]],
+    options: dict[str, Any] | None = None,
+    aoi: Any = None,
+    poll_interval_s: float = 30.0,
+    timeout_s: float = 3600.0,
+    retry_failures: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Make the interferograms of every stack locally with ISCE2 topsStack, step by step.
+
+    Per stack: the SLCs of its pairs are downloaded, the run files written for exactly those
+    pairs and the background runner started; then the step watcher polls the runner's markers
+    (a progress artifact and the step table) until every step has ended or `timeout_s`
+    passed. The runner goes on when the flow stops waiting; the next run resumes it.
+    `options`: ISCE_S1_Config fields (dem, swaths, looks_range, ..., max_workers, dry_run).
+    """
+    from tasks.isce import download_slcs, poll_isce, retry_isce, submit_isce
+
+    logger = get_run_logger()
+    results: dict[str, dict[str, Any]] = {}
+    for s in stacks:
+        scenes = sorted({name for pair in s["pairs"] for name in pair})
+        if not (options or {}).get("slc_dir"):
+            download_slcs(s["stack"], s["workdir"], scenes)
+        results[s["stack"]] = {"submit": submit_isce(s["stack"], s["workdir"], s["pairs"],
+                                                     options, aoi)}
+    progress = artifacts.Progress("isce-progress", "ISCE2 topsStack commands finished")
+    deadline = time.monotonic() + timeout_s
+    retried: set[str] = set()
+    while True:
+        statuses = {s["stack"]: poll_isce(s["stack"], s["workdir"]) for s in stacks}
+        total = sum(st["total"] for st in statuses.values())
+        done = sum(st["counts"].get("SUCCEEDED", 0) + st["counts"].get("FAILED", 0)
+                   for st in statuses.values())
+        progress.update(done, total, "; ".join(f"{n}: step {st['current_step'] or 'done'}"
+                                               for n, st in statuses.items()))
+        again = [n for n, st in statuses.items()
+                 if retry_failures and st["finished"] and st["failed"] and n not in retried]
+        for name in again:
+            retried.add(name)
+            logger.warning("%s: %d command(s) failed; retrying once", name,
+                           len(statuses[name]["failed"]))
+            retry_isce(name, next(s["workdir"] for s in stacks if s["stack"] == name))
+        if (all(st["finished"] for st in statuses.values()) and not again) or \
+                time.monotonic() >= deadline:
+            break
+        time.sleep(max(0.0, min(poll_interval_s, deadline - time.monotonic())))
+    rows = [{"stack": n, "step": step, "status": state}
+            for n, st in statuses.items() for step, state in st["steps"].items()]
+    artifacts.table(rows, key="isce-steps", description="ISCE2 topsStack steps")
+    for name, status in statuses.items():
+        results[name].update(status)
+        results[name]["waiting"] = not status["finished"]
+        if not status["succeeded"] and status["finished"]:
+            logger.error("%s: topsStack stopped: %s", name, status["line"])
+    return results

@@ -1,0 +1,233 @@
+"""`monitor_aoi`: keep one AOI's time series current, on a schedule.
+
+Each run: search the catalog afresh, find the acquisitions newer than the last processed one
+(the dates in the stack's ledger), pair each new date with its nearest predecessors (plus
+bridges where needed), submit only those pairs, wait (bounded), download, update the MintPy
+time series and the products, and emit the Prefect event `insarhub.deformation.anomaly` when
+the newest displacement leaves the fitted trend by more than the AOI's threshold.
+
+At most one run per AOI at a time, three ways: the deployment's concurrency limit (1, a second
+scheduled run is cancelled), a Prefect global concurrency limit named after the AOI (covers
+manual and ad-hoc runs on the same server), and an exclusive file lock in the AOI's working
+folder (covers workers on other servers sharing the folder; released by the OS if a run dies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.concurrency.sync import concurrency
+from prefect.events import emit_event
+
+from insarhub import settings
+from insarhub.monitoring import (
+    MIN_TIMESERIES_DATES,
+    MonitorBusyError,
+    MonitorConfig,
+    anomaly_from_mintpy,
+    aoi_lock,
+    enough_dates,
+    find_config,
+    new_acquisitions,
+    processed_dates,
+    timeseries_file,
+    timeseries_summary,
+)
+from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
+from tasks.mintpy import run_timeseries
+from tasks.network import extend_stack_pairs, network_figure, select_stack_pairs
+from tasks.products import make_stack_products, publish_stack_products
+from tasks.search import save_stacks, search_scenes
+
+ANOMALY_EVENT = "insarhub.deformation.anomaly"
+
+
+@contextmanager
+def aoi_slot(config: MonitorConfig, wait_s: float = 5.0) -> Iterator[None]:
+    """Hold the AOI's Prefect global concurrency limit (created with limit 1 if missing)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    name = config.concurrency_key
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with suppress(ObjectAlreadyExists):
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1))
+    try:
+        with concurrency(name, occupy=1, timeout_seconds=wait_s, strict=True):
+            yield
+    except TimeoutError as exc:
+        raise MonitorBusyError(f"another run of AOI {config.name} holds the concurrency limit "
+                               f"{name}; this run stops") from exc
+
+
+@task(name="ledger-pairs")
+def ledger_pairs(stack_dir: str) -> list[list[str]]:
+    """The pairs already in the stack's ledger (submitted or queued)."""
+    from insarhub.ledger import DB_NAME, Ledger
+
+    if not (Path(stack_dir) / DB_NAME).is_file():
+        return []
+    ledger = Ledger.for_workdir(stack_dir)
+    try:
+        return [list(p) for p in ledger.pairs()]
+    finally:
+        ledger.close()
+
+
+@task(name="check-anomaly")
+def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str, Any]:
+    """Compare the newest displacement with the fitted trend; emit the anomaly event."""
+    logger = get_run_logger()
+    report = anomaly_from_mintpy(Path(stack_dir) / "mintpy", config.alert)
+    result = report.to_dict()
+    if report.anomalous:
+        event = emit_event(
+            event=ANOMALY_EVENT,
+            resource={"prefect.resource.id": f"insarhub.aoi.{config.name}",
+                      "prefect.resource.name": config.name, "insarhub.stack": stack},
+            payload=result,
+        )
+        result["event_id"] = str(event.id) if event else None
+        logger.warning("%s/%s: newest displacement (%s) is %.1f mm off the trend (threshold "
+                       "%.1f mm): event %s emitted", config.name, stack, report.date,
+                       report.residual_mm, report.threshold_mm, ANOMALY_EVENT)
+    else:
+        logger.info("%s/%s: newest displacement within %.1f mm of the trend (%s)", config.name,
+                    stack, report.threshold_mm, report.reason or f"{report.residual_mm} mm")
+    return result
+
+
+@flow(name="monitor-aoi")
+def monitor_aoi(config: str, config_dir: str = "deployments/aois") -> dict[str, Any]:
+    """One monitoring cycle of the AOI named by `config` (a name in `config_dir` or a path)."""
+    logger = get_run_logger()
+    settings_ = MonitorConfig.from_yaml(find_config(config, config_dir))
+    from prefect.runtime import flow_run
+
+    try:
+        with aoi_lock(settings_.workdir, owner=f"flow run {flow_run.id}"), aoi_slot(settings_):
+            return monitor_cycle(settings_)
+    except MonitorBusyError as exc:
+        logger.warning("%s", exc)
+        return {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
+
+
+def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
+    """The body of `monitor_aoi`, under the AOI's locks."""
+    logger = get_run_logger()
+    workdir = str(config.workdir)
+    stacks = search_scenes.with_options(refresh_cache=True)(
+        config.aoi, config.start.isoformat(), None, config.product,
+        list(config.stack) if isinstance(config.stack, tuple) else config.stack,
+        catalog=settings.asf_url())
+    result: dict[str, Any] = {"aoi": config.name, "new_dates": [], "pairs_submitted": 0}
+    if not stacks:
+        logger.warning("%s: no scenes in stack %s since %s", config.name, config.stack,
+                       config.start)
+        return {**result, "status": "no scenes"}
+    stack = stacks[0]
+    folders = save_stacks([stack], workdir)
+    stack_dir = folders[stack["name"]]
+    existing = ledger_pairs(stack_dir)
+    names = _scene_names(stack)
+    new = new_acquisitions(names, processed_dates((p[0], p[1]) for p in existing))
+    if not existing:
+        network = select_stack_pairs(stack, config.network)
+        pairs = network["pairs"]
+        network_figure([network], stack_dir)
+    elif new:
+        update = extend_stack_pairs(stack, existing, new, config.new_date_pairs, config.network)
+        pairs = update["pairs"]
+        network_figure([{"stack": stack["name"], "key": stack["key"],
+                         "pairs": update["network"], "B": None,
+                         "scene_bperp": update["scene_bperp"]}], stack_dir)
+    else:
+        pairs = []
+    result.update(stack=stack["name"], folder=stack_dir, scenes=len(names),
+                  new_dates=[n for n in new], pairs_submitted=len(pairs))
+    logger.info("%s: %d scenes, %d new since the last processed date, %d pairs to submit",
+                config.name, len(names), len(new), len(pairs))
+    status = _interferograms(config, stack["name"], stack_dir, pairs)
+    result["interferograms"] = status
+    if status.get("waiting"):
+        return {**result, "status": "waiting"}
+    if not enough_dates((p[0], p[1]) for p in ledger_pairs(stack_dir)):
+        logger.warning("%s: fewer than %d dates so far: the time series starts when there are "
+                       "more", config.name, MIN_TIMESERIES_DATES)
+        return {**result, "status": "too few dates"}
+    if not _needs_update(stack_dir, status):
+        return {**result, "status": "up to date"}
+    summary = run_timeseries(stack["name"], stack_dir, config.backend, config.aoi,
+                             config.reference_point, config.mintpy)
+    result["timeseries"] = summary
+    result["products"] = make_stack_products(stack["name"], stack_dir, config.aoi,
+                                             config.points)
+    if config.publish:
+        result["published"] = publish_stack_products(
+            stack["name"], stack_dir, config.publish.bucket,
+            "/".join(filter(None, [config.publish.prefix, config.name])),
+            config.publish.endpoint_url)
+    result["anomaly"] = check_anomaly(config, stack["name"], stack_dir)
+    create_markdown_artifact(markdown=_markdown(result), key=f"monitor-{config.name}",
+                             description=f"Monitoring cycle of {config.name}")
+    return {**result, "status": "updated"}
+
+
+def _scene_names(stack: dict[str, Any]) -> list[str]:
+    from insarhub.network.baselines import scene_name
+    from tasks.search import products_from_items
+
+    return [scene_name(p) for p in products_from_items(stack["scenes"])]
+
+
+def _interferograms(config: MonitorConfig, stack: str, stack_dir: str,
+                    pairs: list[list[str]]) -> dict[str, Any]:
+    job = [{"stack": stack, "workdir": stack_dir, "pairs": pairs}]
+    if config.backend == "isce":
+        from flows.interferograms import isce_interferograms
+
+        out = isce_interferograms(job, options=config.processor, aoi=config.aoi,
+                                  poll_interval_s=config.wait.poll_interval_s,
+                                  timeout_s=config.wait.timeout_s)
+    else:
+        from flows.interferograms import hyp3_interferograms
+
+        out = hyp3_interferograms(job, PROCESSOR_FOR_PRODUCT[config.product], config.processor,
+                                  poll_interval_s=config.wait.poll_interval_s,
+                                  timeout_s=config.wait.timeout_s, network=config.network)
+    return dict(out[stack])
+
+
+def _needs_update(stack_dir: str, status: dict[str, Any]) -> bool:
+    """A time series is missing or older than the interferograms downloaded."""
+    mintpy_dir = Path(stack_dir) / "mintpy"
+    try:
+        timeseries_file(mintpy_dir)
+    except Exception:
+        return True
+    made = timeseries_summary(mintpy_dir).get("interferograms")
+    return made is None or int(status.get("products", 0)) != int(made)
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    ts = result.get("timeseries") or {}
+    anomaly = result.get("anomaly") or {}
+    return "\n".join([
+        f"# Monitoring {result['aoi']} ({result.get('stack')})", "",
+        f"- new dates: {', '.join(result['new_dates']) or 'none'}",
+        f"- pairs submitted: {result['pairs_submitted']}",
+        f"- time series: {len(ts.get('dates', []))} dates, velocity "
+        f"{ts.get('velocity_mm_yr')} mm/yr",
+        f"- newest vs trend: {anomaly.get('residual_mm')} mm (threshold "
+        f"{anomaly.get('threshold_mm')} mm){' **ANOMALY**' if anomaly.get('anomalous') else ''}",
+    ]) + "\n"

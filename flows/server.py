@@ -1,0 +1,232 @@
+"""`python -m flows.server` (`make server`): the Prefect UI with InSARHub's deployments.
+
+Starts, on 127.0.0.1 only:
+  1. `prefect server start` (state in `.prefect/` unless PREFECT_HOME is set),
+  2. the offline sandbox (ASF catalog + HyP3), unless `--no-sandbox`,
+  3. the process work pool, the ASF/HyP3 rate limits and every deployment of prefect.yaml
+     (`prefect deploy --all`),
+  4. a process worker on the pool (pointed at the sandbox),
+then prints the UI URL and waits. Ctrl-C stops everything it started, by PID.
+
+The helpers (`PrefectServer`, `register_deployments`, `start_worker`, `stop_process`) are
+what the tests use to run deployments on a real server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tasks.common import DEFAULT_TAG_LIMITS
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+WORK_POOL = "insarhub-process"
+QUIET_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# SQLite waits this long for a lock before a 503 (busy small machines need more than 10 s)
+SERVER_ENV = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
+
+
+def prefect_command(*args: str) -> list[str]:
+    """The `prefect` CLI of this interpreter's environment."""
+    return [sys.executable, "-m", "prefect", *args]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class PrefectServer:
+    """A `prefect server start` subprocess on loopback with its own PREFECT_HOME."""
+
+    home: Path
+    port: int = 0
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment for CLI calls, workers and flows that talk to this server."""
+        env = {**SERVER_ENV, **os.environ, **QUIET_ENV, **self.extra_env}
+        env.update({"PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.api_url})
+        env.pop("PREFECT_PROFILES_PATH", None)
+        return env
+
+    def start(self, timeout: float = 90.0) -> PrefectServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        log_path = self.log_path or self.home / "server.log"
+        env = self.env()
+        env.pop("PREFECT_API_URL")
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                prefect_command("server", "start", "--host", "127.0.0.1", "--port", str(self.port)),
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_DIR,
+            )
+        self.wait_healthy(timeout, log_path)
+        return self
+
+    def wait_healthy(self, timeout: float, log_path: Path) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"prefect server exited ({self.process.returncode}); "
+                                   f"see {log_path}")
+            try:
+                if requests.get(f"{self.api_url}/health", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"prefect server not healthy after {timeout:.0f} s; see {log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGINT, timeout=20)
+            self.process = None
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    """Run a `prefect` CLI command against the server in `env`; its output, or an error."""
+    result = subprocess.run(prefect_command(*args), env=env, cwd=PROJECT_DIR, timeout=timeout,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RuntimeError(f"`prefect {' '.join(args)}` failed ({result.returncode}):\n"
+                           f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+def register_deployments(env: dict[str, str], pool: str = WORK_POOL,
+                         names: list[str] | None = None,
+                         prefect_file: Path | None = None) -> str:
+    """Create the process work pool and the rate limits, then `prefect deploy` the deployments
+    of prefect.yaml (all of them unless `names`)."""
+    run_cli(env, "work-pool", "create", pool, "--type", "process", "--overwrite")
+    for tag, limit in DEFAULT_TAG_LIMITS.items():
+        run_cli(env, "concurrency-limit", "create", tag, str(limit))
+    args = ["deploy", "--no-prompt"]
+    args += [item for name in names for item in ("--name", name)] if names else ["--all"]
+    if prefect_file is not None:
+        args += ["--prefect-file", str(prefect_file)]
+    return run_cli(env, *args, timeout=300)
+
+
+def start_worker(env: dict[str, str], pool: str = WORK_POOL, name: str | None = None,
+                 limit: int | None = None, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """`prefect worker start` on `pool` (a subprocess; stop it with SIGINT)."""
+    args = ["worker", "start", "--pool", pool]
+    if name:
+        args += ["--name", name]
+    if limit:
+        args += ["--limit", str(limit)]
+    out = log_path.open("ab") if log_path else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(prefect_command(*args), env=env, cwd=PROJECT_DIR,
+                                stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        if log_path:
+            out.close()  # type: ignore[union-attr]
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGINT,
+                 timeout: float = 15) -> None:
+    """Stop a process we started: `sig` first (workers need SIGINT), then kill."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_sandbox(data_dir: Path, port: int = 0, now: str | None = None, grid_size: int = 40,
+                  job_seconds: float = 2.0) -> tuple[subprocess.Popen[bytes], str]:
+    """`insarhub sandbox serve` in a subprocess (port 0: a free one); its URL once healthy."""
+    from insarhub.sandbox.admin import SandboxAdmin
+
+    port = port or free_port()
+    args = [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+            "--data-dir", str(data_dir), "--grid-size", str(grid_size),
+            "--job-seconds", str(job_seconds)]
+    if now:
+        args += ["--now", now]
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (data_dir.parent / f"sandbox-{port}.log").open("ab") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_DIR)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        SandboxAdmin(url).wait_healthy(timeout=60)
+    except Exception:
+        stop_process(process)
+        raise
+    return process, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=4200, help="Prefect UI/API port")
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("PREFECT_HOME", PROJECT_DIR / ".prefect")))
+    parser.add_argument("--pool", default=WORK_POOL)
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="use the real ASF/HyP3 (EARTHDATA_TOKEN or ~/.netrc needed)")
+    parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--sandbox-now", default="2021-01-01", help="the sandbox catalog clock")
+    args = parser.parse_args(argv)
+
+    started: list[subprocess.Popen[bytes]] = []
+    server = PrefectServer(home=args.home.resolve(), port=args.port)
+    try:
+        if not args.no_sandbox:
+            from insarhub.sandbox.server import SANDBOX_TOKEN
+
+            sandbox, url = start_sandbox(server.home / "sandbox" / "data", args.sandbox_port,
+                                         args.sandbox_now)
+            started.append(sandbox)
+            server.extra_env = {"INSARHUB_ASF_URL": url, "INSARHUB_HYP3_URL": url,
+                                "EARTHDATA_TOKEN": SANDBOX_TOKEN}
+            print(f"sandbox (ASF catalog + HyP3): {url}, clock {args.sandbox_now}", flush=True)
+        print(f"starting prefect server on {server.ui_url} (PREFECT_HOME={server.home}) ...", flush=True)
+        server.start()
+        env = server.env()
+        print(register_deployments(env, args.pool).strip()[-1500:], flush=True)
+        started.append(start_worker(env, args.pool, name="insarhub-worker-1",
+                                    log_path=server.home / "worker.log"))
+        print(f"\nPrefect UI: {server.ui_url}   (worker log: {server.home / 'worker.log'})")
+        print(f"In another shell: export PREFECT_API_URL={server.api_url}")
+        print("Ctrl-C stops the worker, the server and the sandbox.", flush=True)
+        while all(p.poll() is None for p in started) and server.process and server.process.poll() is None:
+            time.sleep(1)
+        print("a process stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        for process in reversed(started):
+            stop_process(process)
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,464 @@
+"""AOI monitoring: the YAML config of a watched area, new-acquisition and anomaly detection.
+
+A monitoring config (one YAML file per AOI, `deployments/aois/<name>.yaml`) says what to watch
+(AOI, stack), how to process it (backend, network, HyP3 and MintPy options), when (schedule),
+when to alert (threshold) and where to publish. The logic here is plain Python so that a
+notebook can use it; the Prefect flow `flows/monitor.py:monitor_aoi` composes it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from insarhub.errors import ConfigError, InsarHubError
+
+log = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# the acquisition start in Sentinel-1 SLC and burst granule names: _20200102T133501
+_DATE_IN_NAME = re.compile(r"_(\d{8})T\d{6}")
+_CRON_FIELDS = 5
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScheduleConfig(_Strict):
+    """When the monitoring deployment runs: a cron line or an interval (hours)."""
+
+    cron: str | None = "0 6 * * *"
+    interval_hours: float | None = None
+    timezone: str = "UTC"
+    active: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != _CRON_FIELDS:
+            raise ValueError(f"cron {value!r} must have 5 fields (minute hour day month weekday)")
+        return value
+
+    @field_validator("interval_hours")
+    @classmethod
+    def _positive_interval(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"interval_hours {value} must be > 0")
+        return value
+
+    def prefect_schedule(self) -> dict[str, Any]:
+        """The schedule entry of a prefect.yaml deployment."""
+        entry: dict[str, Any]
+        if self.interval_hours is not None:
+            entry = {"interval": int(self.interval_hours * 3600)}
+        else:
+            entry = {"cron": self.cron}
+        entry.update({"timezone": self.timezone, "active": self.active})
+        return entry
+
+
+class WaitConfig(_Strict):
+    """How a run waits for interferograms: short polls, then hand over to the next run."""
+
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=3600.0, gt=0)
+
+
+class AlertConfig(_Strict):
+    """Alert when the newest displacement leaves the fitted trend by more than `threshold_mm`."""
+
+    threshold_mm: float = Field(default=25.0, ge=0)
+    percentile: float = Field(default=95.0, gt=0, le=100)  # of |residual| over reliable pixels
+    min_coherence: float = Field(default=0.7, ge=0, le=1)  # temporal coherence of reliable pixels
+    min_dates: int = Field(default=4, ge=3)  # dates before the newest needed to fit a trend
+
+
+class PublishConfig(_Strict):
+    """Where products go (S3 or an S3-compatible endpoint)."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+
+
+class MonitorConfig(_Strict):
+    """Everything a scheduled monitoring run needs to keep one AOI current."""
+
+    name: str
+    description: str = ""
+    aoi: list[float] | str  # [min_lon, min_lat, max_lon, max_lat], WKT or a vector file path
+    product: Literal["S1_SLC", "S1_Burst"] = "S1_SLC"
+    stack: tuple[int, int] | str  # (path, frame) for SLC stacks, the full burst ID for bursts
+    backend: Literal["hyp3", "isce"] = "hyp3"
+    start: date  # the first acquisition date of the time series
+    workdir: Path  # holds <stack>/ with the ledger, products and MintPy outputs
+    network: dict[str, Any] = Field(default_factory=lambda: {"max_degree": 5})
+    new_date_pairs: int = Field(default=3, ge=1)  # pairs from each new date to its nearest predecessors
+    processor: dict[str, Any] = Field(default_factory=dict)  # HyP3 / ISCE options
+    mintpy: dict[str, Any] = Field(default_factory=dict)
+    reference_point: tuple[float, float] | None = None  # (lat, lon)
+    points: list[tuple[float, float]] = Field(default_factory=list)  # time-series CSV points
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    wait: WaitConfig = Field(default_factory=WaitConfig)
+    alert: AlertConfig = Field(default_factory=AlertConfig)
+    publish: PublishConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(f"name {value!r} must be lower-case letters, digits, '-' or '_' "
+                             "(it names the deployment, the lock and the concurrency limit)")
+        return value
+
+    @field_validator("aoi")
+    @classmethod
+    def _aoi_shape(cls, value: list[float] | str) -> list[float] | str:
+        if isinstance(value, list) and len(value) != 4:
+            raise ValueError(f"aoi bbox {value} must be [min_lon, min_lat, max_lon, max_lat]")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("aoi is empty; give a bbox, a WKT string or a vector file path")
+        return value
+
+    @field_validator("stack", mode="before")
+    @classmethod
+    def _stack_from_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(value)
+        return value
+
+    @property
+    def concurrency_key(self) -> str:
+        """The name of the global concurrency limit that lets one run per AOI at a time."""
+        return f"insarhub-aoi-{self.name}"
+
+    @property
+    def path_frame(self) -> tuple[int, int] | None:
+        return self.stack if isinstance(self.stack, tuple) else None
+
+    # -- YAML ----------------------------------------------------------------------------
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The config as YAML text; also written to `path` when given."""
+        data = self.model_dump(mode="json", exclude_none=False)
+        text = yaml.safe_dump(data, sort_keys=False)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> MonitorConfig:
+        """Read a config from a YAML file (or YAML text)."""
+        text = Path(source).read_text() if _looks_like_path(source) else str(source)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"monitoring config {source} is not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"monitoring config {source} must be a YAML mapping, got {data!r}")
+        return cls.from_dict(data, origin=str(source))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "config") -> MonitorConfig:
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+                f" (got {err.get('input')!r})"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"monitoring config {origin} is invalid: {problems}") from exc
+
+
+def _looks_like_path(source: str | Path) -> bool:
+    if isinstance(source, Path):
+        return True
+    return "\n" not in source and source.endswith((".yaml", ".yml"))
+
+
+def find_config(name_or_path: str | Path, config_dir: str | Path = "deployments/aois") -> Path:
+    """The config file for an AOI name (`<config_dir>/<name>.yaml`) or an explicit path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"}:
+        if not candidate.is_file():
+            raise ConfigError(f"monitoring config {candidate} does not exist")
+        return candidate
+    for suffix in (".yaml", ".yml"):
+        path = Path(config_dir) / f"{name_or_path}{suffix}"
+        if path.is_file():
+            return path
+    known = ", ".join(c.name for c in list_configs(config_dir)) or "none"
+    raise ConfigError(f"no monitoring config named {str(name_or_path)!r} in {config_dir} "
+                      f"(known: {known}); add one with `insarhub monitor add`")
+
+
+def list_configs(config_dir: str | Path = "deployments/aois") -> list[MonitorConfig]:
+    """Every monitoring config in `config_dir`, sorted by name."""
+    folder = Path(config_dir)
+    paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    return sorted((MonitorConfig.from_yaml(p) for p in paths), key=lambda c: c.name)
+
+
+class MonitorBusyError(InsarHubError):
+    """Another monitoring run holds this AOI's lock."""
+
+
+LOCK_NAME = ".monitor.lock"
+
+
+@contextmanager
+def aoi_lock(workdir: str | Path, owner: str = "") -> Iterator[Path]:
+    """Hold `<workdir>/.monitor.lock` (an exclusive `flock`) for the duration, or raise
+    `MonitorBusyError` at once naming who holds it. Works across processes and workers
+    sharing the folder; the OS drops the lock when a holder dies, even by SIGKILL."""
+    folder = Path(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise MonitorBusyError(f"AOI folder {folder} is being processed by {holder}; "
+                                   "this run stops so that the AOI is never processed twice "
+                                   "at once") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "owner": owner,
+                                 "since": datetime.now().isoformat(timespec="seconds")}))
+        handle.flush()
+        yield path
+    finally:
+        handle.close()  # closing releases the flock
+
+
+# -- new acquisitions -------------------------------------------------------------------
+def acquisition_date(scene_name: str) -> date:
+    """The acquisition date in a Sentinel-1 SLC or burst granule name."""
+    match = _DATE_IN_NAME.search(scene_name)
+    if not match:
+        raise ConfigError(f"scene name {scene_name!r} holds no acquisition time "
+                          "(expected _YYYYMMDDTHHMMSS as in Sentinel-1 granule names)")
+    return datetime.strptime(match.group(1), "%Y%m%d").date()
+
+
+def processed_dates(pairs: Iterable[tuple[str, str]]) -> set[date]:
+    """The acquisition dates covered by interferogram pairs (reference and secondary)."""
+    return {acquisition_date(name) for pair in pairs for name in pair}
+
+
+MIN_TIMESERIES_DATES = 3  # MintPy needs at least 2 interferograms over 3 dates
+
+
+def enough_dates(pairs: Iterable[tuple[str, str]]) -> bool:
+    """True when the pairs span enough dates for an SBAS time series."""
+    return len(processed_dates(pairs)) >= MIN_TIMESERIES_DATES
+
+
+def new_acquisitions(found: Iterable[str], processed: Iterable[date]) -> list[str]:
+    """Scenes of `found` acquired after the newest processed date, one per date, in time order.
+
+    With nothing processed yet every scene is new. Same-date scenes (slices of one pass)
+    collapse to the first name, as the pair network does.
+    """
+    last = max(processed, default=None)
+    by_date: dict[date, str] = {}
+    for name in sorted(found):
+        day = acquisition_date(name)
+        if (last is None or day > last) and day not in by_date:
+            by_date[day] = name
+    return [by_date[d] for d in sorted(by_date)]
+
+
+# -- anomaly detection ------------------------------------------------------------------
+@dataclass
+class AnomalyReport:
+    """How far the newest displacement lies from the trend fitted to the earlier dates."""
+
+    date: str  # the newest date, YYYYMMDD
+    residual_mm: float  # the `percentile` of |newest - trend| over reliable pixels
+    max_residual_mm: float
+    threshold_mm: float
+    anomalous: bool
+    pixels_over: int  # reliable pixels whose |residual| exceeds the threshold
+    valid_pixels: int
+    row: int | None = None  # pixel of the largest residual
+    col: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _years(dates: Sequence[date]) -> np.ndarray:
+    origin = dates[0]
+    return np.array([(d - origin).days / 365.25 for d in dates], dtype=float)
+
+
+def _design(t: np.ndarray, seasonal: bool) -> np.ndarray:
+    columns = [np.ones_like(t), t]
+    if seasonal:
+        columns += [np.sin(2 * math.pi * t), np.cos(2 * math.pi * t)]
+    return np.stack(columns, axis=1)
+
+
+def detect_anomaly(
+    dates: Sequence[date],
+    displacement_m: np.ndarray,
+    threshold_mm: float,
+    *,
+    mask: np.ndarray | None = None,
+    percentile: float = 95.0,
+    min_dates: int = 4,
+) -> AnomalyReport:
+    """Fit a linear (plus annual, with >= 8 earlier dates) trend to all dates but the newest
+    and compare the newest displacement with the trend's prediction, pixel by pixel.
+
+    `displacement_m` is (n_dates, ...) in metres; `mask` (same spatial shape) marks reliable
+    pixels. The statistic is the `percentile` of |residual| in mm, robust to a few bad pixels.
+    """
+    if len(dates) != displacement_m.shape[0]:
+        raise ConfigError(f"{len(dates)} dates for a time series of {displacement_m.shape[0]} "
+                          "epochs: they must match")
+    order = np.argsort(np.array([d.toordinal() for d in dates]))
+    ordered = [dates[i] for i in order]
+    series = np.asarray(displacement_m, dtype=float)[order]
+    newest = ordered[-1].strftime("%Y%m%d")
+    earlier = len(ordered) - 1
+    spatial = series.shape[1:]
+    flat = series.reshape(series.shape[0], -1)
+    valid = np.all(np.isfinite(flat), axis=0)
+    if mask is not None:
+        valid &= np.asarray(mask, dtype=bool).reshape(-1)
+    if earlier < min_dates or not valid.any():
+        reason = (f"{earlier} earlier dates, {min_dates} needed to fit a trend"
+                  if earlier < min_dates else "no reliable pixel")
+        return AnomalyReport(newest, 0.0, 0.0, threshold_mm, False, 0, int(valid.sum()),
+                             reason=reason)
+    t = _years(ordered)
+    design = _design(t[:-1], seasonal=earlier >= 8)
+    coeffs, *_ = np.linalg.lstsq(design, flat[:-1][:, valid], rcond=None)
+    predicted = _design(t[-1:], seasonal=earlier >= 8) @ coeffs
+    residual_mm = np.abs(flat[-1, valid] - predicted[0]) * 1000.0
+    statistic = float(np.percentile(residual_mm, percentile))
+    worst = int(np.argmax(residual_mm))
+    row, col = np.unravel_index(np.flatnonzero(valid)[worst], spatial) if spatial else (0, 0)
+    return AnomalyReport(
+        date=newest,
+        residual_mm=round(statistic, 3),
+        max_residual_mm=round(float(residual_mm[worst]), 3),
+        threshold_mm=threshold_mm,
+        anomalous=statistic > threshold_mm,
+        pixels_over=int((residual_mm > threshold_mm).sum()),
+        valid_pixels=int(valid.sum()),
+        row=int(row),
+        col=int(col),
+    )
+
+
+def timeseries_file(mintpy_dir: str | Path) -> Path:
+    """MintPy's final displacement time series in `mintpy_dir` (the most corrected one)."""
+    folder = Path(mintpy_dir)
+    candidates = [p for p in folder.glob("timeseries*.h5")
+                  if "Residual" not in p.name and "Decomp" not in p.name]
+    if not candidates:
+        raise ConfigError(f"no MintPy time series (timeseries*.h5) in {folder}; "
+                          "run the analysis first")
+    # the longest name carries the most corrections (timeseries_ERA5_ramp_demErr.h5)
+    return max(candidates, key=lambda p: (len(p.stem), p.stat().st_mtime))
+
+
+def anomaly_from_mintpy(mintpy_dir: str | Path, alert: AlertConfig) -> AnomalyReport:
+    """`detect_anomaly` on MintPy's outputs: time series masked by temporal coherence."""
+    import h5py
+
+    folder = Path(mintpy_dir)
+    path = timeseries_file(folder)
+    with h5py.File(path, "r") as h5:
+        series = h5["timeseries"][()]
+        dates = [datetime.strptime(d.decode(), "%Y%m%d").date() for d in h5["date"][()]]
+        attrs = dict(h5.attrs)
+    mask = None
+    coherence_path = folder / "temporalCoherence.h5"
+    if coherence_path.is_file():
+        with h5py.File(coherence_path, "r") as h5:
+            name = "temporalCoherence" if "temporalCoherence" in h5 else next(iter(h5))
+            mask = h5[name][()] >= alert.min_coherence
+    report = detect_anomaly(dates, series, alert.threshold_mm, mask=mask,
+                            percentile=alert.percentile, min_dates=alert.min_dates)
+    _locate(report, attrs)
+    return report
+
+
+def _locate(report: AnomalyReport, attrs: Mapping[str, Any]) -> None:
+    """Fill lat/lon of the worst pixel from MintPy's geocoding attributes, when in degrees."""
+    if report.row is None or "Y_FIRST" not in attrs:
+        return
+    y = float(attrs["Y_FIRST"]) + (report.row + 0.5) * float(attrs["Y_STEP"])
+    x = float(attrs["X_FIRST"]) + ((report.col or 0) + 0.5) * float(attrs["X_STEP"])
+    unit = str(attrs.get("Y_UNIT", "degrees")).lower()
+    if unit.startswith("deg"):
+        report.lat, report.lon = round(y, 6), round(x, 6)
+        return
+    epsg = attrs.get("EPSG") or attrs.get("UTM_ZONE")
+    if epsg is None:
+        return
+    try:
+        from pyproj import Transformer
+
+        crs = f"EPSG:{int(epsg)}" if str(epsg).isdigit() else _utm_epsg(str(epsg))
+        lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+        report.lat, report.lon = round(lat, 6), round(lon, 6)
+    except Exception as exc:  # the location is a convenience; never fail the check on it
+        log.debug("could not convert the anomaly location to lat/lon: %s", exc)
+
+
+def _utm_epsg(zone: str) -> str:
+    number, band = int(zone[:-1]), zone[-1].upper()
+    return f"EPSG:{32600 + number if band >= 'N' else 32700 + number}"
+
+
+def timeseries_summary(mintpy_dir: str | Path) -> dict[str, Any]:
+    """What a MintPy run made: dates, interferograms, velocity range (mm/yr, 2-98 %)."""
+    import h5py
+
+    folder = Path(mintpy_dir)
+    summary: dict[str, Any] = {"mintpy_dir": str(folder)}
+    with h5py.File(timeseries_file(folder), "r") as h5:
+        summary["dates"] = [d.decode() for d in h5["date"][()]]
+    ifgram = folder / "inputs" / "ifgramStack.h5"
+    if ifgram.is_file():
+        with h5py.File(ifgram, "r") as h5:
+            if "date" in h5:
+                summary["interferograms"] = int(h5["date"].shape[0])
+            if "dropIfgram" in h5:
+                summary["interferograms_used"] = int(np.count_nonzero(h5["dropIfgram"][()]))
+    velocity_path = folder / "velocity.h5"
+    if velocity_path.is_file():
+        with h5py.File(velocity_path, "r") as h5:
+            velocity = np.asarray(h5["velocity"][()], dtype=float) * 1000.0
+        finite = velocity[np.isfinite(velocity) & (velocity != 0)]
+        if finite.size:
+            low, high = np.percentile(finite, [2, 98])
+            summary["velocity_mm_yr"] = [round(float(low), 2), round(float(high), 2)]
+    return summary

@@ -1,0 +1,105 @@
+"""Catalog search: AOI + dates -> the stack(s) to process, their scenes persisted per stack.
+
+The search task is cached on its inputs (and the catalog it asks) for `SEARCH_CACHE_TTL`,
+with its result persisted: a rerun within that time, even after a crash, asks ASF nothing.
+Monitoring runs refresh it (`refresh_cache=True`) since they look for what is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from insarhub import Downloader
+from insarhub.errors import StackError
+from insarhub.search.persist import SCENES_FILE, load_stack, product_item, save_products
+from insarhub.search.stacks import stack_dirname
+from tasks import artifacts
+from tasks.common import ASF_TAG, NETWORK_RETRIES, PURE_CACHE, SEARCH_CACHE_TTL
+
+
+def stack_key(value: Any) -> tuple[int, int] | str:
+    """A stack key from its JSON form: [path, frame] -> (path, frame); a burst ID as is."""
+    if isinstance(value, list | tuple):
+        return (int(value[0]), int(value[1]))
+    return str(value)
+
+
+def product_items(products: Sequence[Any]) -> list[dict[str, Any]]:
+    """Scenes as their exact UMM + meta records (what persist writes)."""
+    return [product_item(p) for p in products]
+
+
+@task(name="search-scenes", tags=[ASF_TAG], cache_policy=PURE_CACHE,
+      cache_expiration=SEARCH_CACHE_TTL, persist_result=True, **NETWORK_RETRIES)
+def search_scenes(aoi: Any, start: str, end: str | None = None, product: str = "S1_SLC",
+                  path_frame: Sequence[int] | str | None = None,
+                  filters: Mapping[str, Any] | None = None,
+                  catalog: str | None = None) -> list[dict[str, Any]]:
+    """Search the catalog for the AOI between `start` and `end`, keep the stack(s) asked for.
+
+    Returns one record per stack: {"key", "name" (its folder), "scenes": [UMM + meta]}.
+    `catalog` (INSARHUB_ASF_URL) is part of the cache key only: the same question to another
+    catalog is another search.
+    """
+    logger = get_run_logger()
+    dates = {k: v for k, v in (("start", start), ("end", end)) if v}
+    downloader = Downloader.create(product, intersectsWith=aoi, **dates)
+    if not downloader.search(allow_empty=True):
+        return []
+    selection: dict[str, Any] = {**dates, **(filters or {})}
+    if path_frame is not None:
+        selection["path_frame"] = (stack_key(path_frame) if isinstance(path_frame, list | tuple)
+                                   else path_frame)
+    try:
+        downloader.filter(**{k: v for k, v in selection.items() if v is not None})
+    except StackError as exc:  # the stack asked for has no scene in this window (yet)
+        logger.warning("%s", exc)
+        return []
+    stacks = [{"key": list(key) if isinstance(key, tuple) else key,
+               "name": stack_dirname(key), "scenes": product_items(products)}
+              for key, products in downloader.stacks.items() if products]
+    logger.info("%d stack(s) with %d scenes for %s .. %s", len(stacks),
+                sum(len(s["scenes"]) for s in stacks), start, end or "now")
+    return stacks
+
+
+@task(name="save-stacks")
+def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str) -> dict[str, str]:
+    """Write each stack's scenes to `<workdir>/<stack>/scenes.json`; the stack folders.
+
+    Also publishes the stack summary table artifact.
+    """
+    folders: dict[str, str] = {}
+    rows = []
+    for stack in stacks:
+        folder = Path(workdir) / stack["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        products = products_from_items(stack["scenes"])
+        save_products(products, folder / SCENES_FILE)
+        folders[stack["name"]] = str(folder.resolve())
+        dates = sorted(str(p.properties["startTime"])[:10] for p in products)
+        first = products[0].properties
+        rows.append({"stack": stack["name"], "direction": first.get("flightDirection"),
+                     "path": first.get("pathNumber"), "frame": first.get("frameNumber"),
+                     "scenes": len(products), "first": dates[0], "last": dates[-1],
+                     "folder": folders[stack["name"]]})
+    artifacts.table(rows, key="stack-summary", description="Stacks selected for processing")
+    return folders
+
+
+def products_from_items(items: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """ASFProducts from UMM + meta records (baselines usable)."""
+    from asf_search import ASFSession
+    from asf_search.search.search_generator import as_ASFProduct
+
+    session = ASFSession()
+    return [as_ASFProduct(dict(item), session) for item in items]
+
+
+def load_stack_scenes(stack_dir: str | Path) -> list[Any]:
+    """The scenes persisted in a stack folder."""
+    return list(load_stack(stack_dir))

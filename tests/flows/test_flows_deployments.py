@@ -1,0 +1,146 @@
+"""Deployments on a real `prefect server` run by process workers (subprocesses on loopback).
+
+One server, one `prefect deploy` (the project's prefect.yaml plus two AOI monitoring
+deployments) and two workers with one slot each serve both tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flowkit import AOI
+
+from flows.deployments import PREFECT_YAML, add_monitor_deployment, deployments
+from flows.server import PrefectServer, register_deployments, start_worker, stop_process
+from insarhub.monitoring import MonitorConfig
+
+POOL = "insarhub-test-pool"
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass
+class Stack:
+    server: PrefectServer
+    workers: dict[str, Path]  # worker name -> its log
+    root: Path
+
+    def api(self, method: str, path: str, **body: Any) -> Any:
+        """One REST call; 503 (SQLite busy on a loaded machine) is retried, as Prefect's
+        own client does."""
+        for attempt in range(6):
+            response = requests.request(method, f"{self.server.api_url}{path}",
+                                        json=body or None, timeout=60)
+            if response.status_code != 503:
+                break
+            time.sleep(2 ** attempt)
+        assert response.status_code < 400, response.text
+        return response.json()
+
+    def run_deployment(self, name: str, **parameters: Any) -> str:
+        deployment = self.api("GET", f"/deployments/name/{name}")
+        run = self.api("POST", f"/deployments/{deployment['id']}/create_flow_run",
+                       parameters=parameters)
+        return str(run["id"])
+
+    def wait(self, run_id: str, timeout: float = 300) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.api("GET", f"/flow_runs/{run_id}")
+            if run["state"]["type"] in TERMINAL:
+                return dict(run)
+            assert time.monotonic() < deadline, f"run {run_id} still {run['state']['name']}"
+            time.sleep(1.0)
+
+
+def monitor_config(root: Path, name: str, stack: list[int], start: str
+                   ) -> tuple[MonitorConfig, Path]:
+    config = MonitorConfig.from_dict({
+        "name": name, "aoi": AOI, "stack": stack, "start": start,
+        "workdir": str(root / name), "network": {"max_degree": 4},
+        "wait": {"poll_interval_s": 1, "timeout_s": 240},
+        "schedule": {"cron": "0 6 * * *", "active": False}})
+    path = root / f"{name}.yaml"
+    config.to_yaml(path)
+    return config, path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, flow_sandbox_server: Any) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("deployments")
+    home = root / "prefect-home"
+    token = f"flows-deploy-{uuid.uuid4().hex[:12]}"
+    server = PrefectServer(home=home, extra_env={
+        **flow_sandbox_server.env, "EARTHDATA_TOKEN": token,
+        "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
+        "PREFECT_WORKER_QUERY_SECONDS": "2", "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+        "PREFECT_LOGGING_LEVEL": "INFO"})
+    prefect_yaml = root / "prefect.yaml"
+    shutil.copy(PREFECT_YAML, prefect_yaml)
+    # two AOI stacks with 4-5 dates each at the sandbox clock
+    for name, path_frame, start in (("scale-a", [100, 466], "2020-01-01"),
+                                    ("scale-b", [20, 118], "2019-11-01")):
+        config, path = monitor_config(root, name, path_frame, start)
+        assert add_monitor_deployment(config, path, prefect_yaml, work_pool=POOL)
+    text = prefect_yaml.read_text().replace("name: insarhub-process", f"name: {POOL}")
+    prefect_yaml.write_text(text)
+    server.start()
+    workers = []
+    try:
+        register_deployments(server.env(), POOL, prefect_file=prefect_yaml,
+                             names=["insar-pipeline", "monitor-scale-a", "monitor-scale-b"])
+        logs = {f"worker-{n}": root / f"worker-{n}.log" for n in ("a", "b")}
+        workers = [start_worker(server.env(), POOL, name=name, limit=1, log_path=log)
+                   for name, log in logs.items()]
+        yield Stack(server, logs, root)
+    finally:
+        for worker in workers:
+            stop_process(worker)  # SIGINT: workers may ignore SIGTERM
+        server.stop()
+
+
+def test_insar_pipeline_deployment_runs_on_a_process_worker(stack: Stack) -> None:
+    workdir = stack.root / "pipeline-run"
+    run_id = stack.run_deployment(
+        "insar-pipeline/insar-pipeline", aoi=AOI, start="2020-01-01", end="2020-02-01",
+        path_frame=[100, 466], workdir=str(workdir), poll_interval_s=1, wait_timeout_s=240)
+    run = stack.wait(run_id)
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    products = workdir / "p100_f466" / "products"
+    assert (products / "velocity.tif").is_file() and (products / "item.json").is_file()
+    assert any(run_id in log.read_text() for log in stack.workers.values())
+
+
+def test_two_workers_take_different_aois_at_the_same_time(stack: Stack) -> None:
+    runs = {name: stack.run_deployment(f"monitor-aoi/monitor-{name}")
+            for name in ("scale-a", "scale-b")}
+    finished = {name: stack.wait(run_id) for name, run_id in runs.items()}
+    for name, run in finished.items():
+        assert run["state"]["type"] == "COMPLETED", (name, run["state"])
+        assert list((stack.root / name).glob("*/products/velocity.tif")), name
+    # each worker has one slot, so running at once means running on different workers
+    a, b = finished["scale-a"], finished["scale-b"]
+    start = max(datetime.fromisoformat(a["start_time"]), datetime.fromisoformat(b["start_time"]))
+    end = min(datetime.fromisoformat(a["end_time"]), datetime.fromisoformat(b["end_time"]))
+    assert start < end, "the two AOIs did not run at the same time"
+    takers = {name: [w for w, log in stack.workers.items() if runs[name] in log.read_text()]
+              for name in runs}
+    assert len(takers["scale-a"]) == len(takers["scale-b"]) == 1
+    assert takers["scale-a"] != takers["scale-b"]
+
+
+def test_every_aoi_config_has_a_monitoring_deployment() -> None:
+    names = {d["name"] for d in deployments(PREFECT_YAML)}
+    configs = sorted(Path(PREFECT_YAML).parent.glob("deployments/aois/*.yaml"))
+    assert configs
+    for path in configs:
+        assert f"monitor-{MonitorConfig.from_yaml(path).name}" in names
+    assert "insar-pipeline" in names
