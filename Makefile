@@ -38,7 +38,7 @@ server: setup
 	$(PY) -m flows.server
 
 bench: setup
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in bench/*.py; do $(PY) -P $$b || exit 1; done  # -P: bench/mintpy.py must not shadow MintPy
 
 clean:
 	rm -rf $(VENV) demo_work .pytest_cache .mypy_cache .ruff_cache

@@ -21,20 +21,28 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.futures import PrefectFuture
 
+from insarhub.errors import HyP3Error
 from tasks import artifacts
-from tasks.hyp3 import download_products, poll_status, repair_network, retry_failed, submit_pairs
+from tasks.hyp3 import (
+    download_products,
+    ledger_status,
+    repair_network,
+    retry_failed,
+    snapshot_status,
+    submit_pairs,
+)
 
 
-def _result_of(future: PrefectFuture[Any], stack: str, what: str) -> Any:
-    """The task's result, or the error (logged) when it failed."""
-    future.wait()
-    state = future.state
-    if state.is_completed():
-        return future.result()
-    get_run_logger().error("%s: %s failed: %s", stack, what, state.message)
-    return None
+def _poll(stack: str, processor_type: str, workdir: str) -> dict[str, Any]:
+    """A status snapshot; when HyP3 cannot be reached even after the client's retries, the
+    ledger's last known status (the next poll tries again)."""
+    try:
+        return snapshot_status(stack, processor_type, workdir)
+    except (HyP3Error, OSError) as exc:  # requests' errors are OSErrors
+        get_run_logger().warning("%s: status poll failed (%s); trying again at the next poll",
+                                 stack, exc)
+        return ledger_status(stack, processor_type, workdir)
 
 
 def _job_rows(statuses: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -73,21 +81,18 @@ def hyp3_interferograms(
     submitted = {s["stack"]: submit_pairs.submit(s["stack"], processor_type, s["workdir"],
                                                  s.get("pairs") or [], options)
                  for s in stacks}
-    results: dict[str, dict[str, Any]] = {}
-    for s in stacks:
-        outcome = _result_of(submitted[s["stack"]], s["stack"], "submission")
-        if outcome is None:
-            raise RuntimeError(f"HyP3 submission of stack {s['stack']} failed; see the log")
-        results[s["stack"]] = {"submit": outcome}
+    # a submission that failed for good raises its error here (credits, token, bad pairs)
+    results: dict[str, dict[str, Any]] = {name: {"submit": future.result()}
+                                          for name, future in submitted.items()}
     workdirs = {s["stack"]: s["workdir"] for s in stacks}
     progress = artifacts.Progress("hyp3-progress", "HyP3 interferograms finished")
     deadline = time.monotonic() + timeout_s
-    retried: set[str] = set()
+    retried: dict[str, list[str]] = {name: [] for name in workdirs}
     repaired: dict[str, dict[str, Any]] = {}
+    waited = 0.0  # seconds slept between polls: time HyP3 worked, not orchestration
     while True:
-        polls = {name: poll_status.submit(name, processor_type, workdir)
-                 for name, workdir in workdirs.items()}
-        statuses = {name: future.result() for name, future in polls.items()}
+        statuses = {name: _poll(name, processor_type, workdir)
+                    for name, workdir in workdirs.items()}
         total = sum(s["total"] for s in statuses.values())
         done = sum(s["counts"].get("SUCCEEDED", 0) + s["counts"].get("FAILED", 0)
                    for s in statuses.values())
@@ -97,7 +102,7 @@ def hyp3_interferograms(
             if not retry_failures or not status["failed"]:
                 continue
             if len(status["exhausted"]) < len(status["failed"]):
-                retried.update(retry_failed(name, processor_type, workdirs[name])["resubmitted"])
+                retried[name] += retry_failed(name, processor_type, workdirs[name])["resubmitted"]
                 again.append(name)
             elif name not in repaired:
                 repaired[name] = repair_network(name, processor_type, workdirs[name], network)
@@ -105,15 +110,18 @@ def hyp3_interferograms(
         finished = all(s["finished"] for s in statuses.values()) and not again
         if finished or time.monotonic() >= deadline:
             break
-        time.sleep(max(0.0, min(poll_interval_s, deadline - time.monotonic())))
+        pause = max(0.0, min(poll_interval_s, deadline - time.monotonic()))
+        time.sleep(pause)
+        waited += pause
     artifacts.table(_job_rows(statuses), key="hyp3-jobs",
                     description="HyP3 jobs: one row per pair (current attempt)")
     for name, status in statuses.items():
         results[name].update(status)
         results[name].pop("jobs", None)
         results[name]["waiting"] = not status["finished"]
-        results[name]["resubmitted"] = sorted(r for r in retried if r)
+        results[name]["resubmitted"] = retried[name]
         results[name]["repaired"] = repaired.get(name)
+        results[name]["waited_s"] = round(waited, 3)
         if status["finished"]:
             folders = download_products(name, processor_type, workdirs[name])
             results[name]["products"] = len(folders)
@@ -140,7 +148,7 @@ def isce_interferograms(
     passed. The runner goes on when the flow stops waiting; the next run resumes it.
     `options`: ISCE_S1_Config fields (dem, swaths, looks_range, ..., max_workers, dry_run).
     """
-    from tasks.isce import download_slcs, poll_isce, retry_isce, submit_isce
+    from tasks.isce import download_slcs, isce_snapshot, retry_isce, submit_isce
 
     logger = get_run_logger()
     results: dict[str, dict[str, Any]] = {}
@@ -154,7 +162,7 @@ def isce_interferograms(
     deadline = time.monotonic() + timeout_s
     retried: set[str] = set()
     while True:
-        statuses = {s["stack"]: poll_isce(s["stack"], s["workdir"]) for s in stacks}
+        statuses = {s["stack"]: isce_snapshot(s["stack"], s["workdir"]) for s in stacks}
         total = sum(st["total"] for st in statuses.values())
         done = sum(st["counts"].get("SUCCEEDED", 0) + st["counts"].get("FAILED", 0)
                    for st in statuses.values())

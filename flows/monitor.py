@@ -38,6 +38,7 @@ from insarhub.monitoring import (
     timeseries_file,
     timeseries_summary,
 )
+from tasks.common import SIDE_EFFECTS
 from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
 from tasks.mintpy import run_timeseries
 from tasks.network import extend_stack_pairs, network_figure, select_stack_pairs
@@ -70,7 +71,7 @@ def aoi_slot(config: MonitorConfig, wait_s: float = 5.0) -> Iterator[None]:
                                f"{name}; this run stops") from exc
 
 
-@task(name="ledger-pairs")
+@task(name="ledger-pairs", **SIDE_EFFECTS)
 def ledger_pairs(stack_dir: str) -> list[list[str]]:
     """The pairs already in the stack's ledger (submitted or queued)."""
     from insarhub.ledger import DB_NAME, Ledger
@@ -84,7 +85,7 @@ def ledger_pairs(stack_dir: str) -> list[list[str]]:
         ledger.close()
 
 
-@task(name="check-anomaly")
+@task(name="check-anomaly", **SIDE_EFFECTS)
 def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str, Any]:
     """Compare the newest displacement with the fitted trend; emit the anomaly event."""
     logger = get_run_logger()

@@ -16,7 +16,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
@@ -41,6 +41,8 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
 
 SEARCH_CACHE_TTL = timedelta(hours=6)  # a catalog search is reused this long
 PURE_CACHE = INPUTS + TASK_SOURCE  # cache key: the inputs and the task's own source
+# stages with side effects (HyP3 jobs, files) are never cached: the ledger makes them safe
+SIDE_EFFECTS: dict[str, Any] = {"cache_policy": NO_CACHE}
 
 
 def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:

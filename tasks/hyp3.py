@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 
 from insarhub import Processor
 from insarhub.errors import CreditError
-from tasks.common import HYP3_TAG, NETWORK_RETRIES
+from tasks.common import HYP3_TAG, NETWORK_RETRIES, SIDE_EFFECTS
 
 PROCESSOR_FOR_PRODUCT = {"S1_SLC": "Hyp3_S1", "S1_Burst": "Hyp3_Burst"}
 
@@ -44,7 +44,7 @@ def status_dict(processor: Any) -> dict[str, Any]:
     }
 
 
-@task(name="hyp3-submit", tags=[HYP3_TAG], **NETWORK_RETRIES)
+@task(name="hyp3-submit", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
 def submit_pairs(stack: str, processor_type: str, workdir: str,
                  pairs: Sequence[Sequence[str]], options: dict[str, Any] | None = None
                  ) -> dict[str, Any]:
@@ -76,9 +76,12 @@ def submit_pairs(stack: str, processor_type: str, workdir: str,
         processor.close()
 
 
-@task(name="hyp3-status", tags=[HYP3_TAG], **NETWORK_RETRIES)
-def poll_status(stack: str, processor_type: str, workdir: str) -> dict[str, Any]:
-    """One non-blocking status snapshot from HyP3 (paged `GET /jobs`), recorded in the ledger."""
+def snapshot_status(stack: str, processor_type: str, workdir: str) -> dict[str, Any]:
+    """One non-blocking status snapshot from HyP3 (paged `GET /jobs`), recorded in the ledger.
+
+    A plain function: the interferogram subflow polls it often (one task run per poll would
+    cost more than the poll); the HyP3 client retries 5xx/429 answers itself.
+    """
     processor = open_processor(processor_type, workdir)
     try:
         processor.snapshot()
@@ -87,7 +90,20 @@ def poll_status(stack: str, processor_type: str, workdir: str) -> dict[str, Any]
         processor.close()
 
 
-@task(name="hyp3-retry", tags=[HYP3_TAG], **NETWORK_RETRIES)
+def ledger_status(stack: str, processor_type: str, workdir: str) -> dict[str, Any]:
+    """The last known status from the ledger alone (no HyP3 call)."""
+    processor = open_processor(processor_type, workdir)
+    try:
+        return {"stack": stack, **status_dict(processor)}
+    finally:
+        processor.close()
+
+
+poll_status = task(name="hyp3-status", tags=[HYP3_TAG], **SIDE_EFFECTS,
+                   **NETWORK_RETRIES)(snapshot_status)
+
+
+@task(name="hyp3-retry", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
 def retry_failed(stack: str, processor_type: str, workdir: str) -> dict[str, Any]:
     """Resubmit failed and expired jobs (a few times a pair); the pairs that keep failing."""
     logger = get_run_logger()
@@ -102,7 +118,7 @@ def retry_failed(stack: str, processor_type: str, workdir: str) -> dict[str, Any
         processor.close()
 
 
-@task(name="hyp3-download", tags=[HYP3_TAG], **NETWORK_RETRIES)
+@task(name="hyp3-download", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
 def download_products(stack: str, processor_type: str, workdir: str) -> list[str]:
     """Download and unzip every succeeded product not yet in `<workdir>/hyp3/` (resumable)."""
     logger = get_run_logger()
@@ -116,7 +132,7 @@ def download_products(stack: str, processor_type: str, workdir: str) -> list[str
         processor.close()
 
 
-@task(name="hyp3-repair-network", tags=[HYP3_TAG], **NETWORK_RETRIES)
+@task(name="hyp3-repair-network", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
 def repair_network(stack: str, processor_type: str, workdir: str,
                    network: dict[str, Any] | None = None) -> dict[str, Any]:
     """Drop the pairs that keep failing, queue replacements that keep the network in one

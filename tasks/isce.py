@@ -13,7 +13,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from insarhub import Downloader, Processor
-from tasks.common import ASF_TAG, NETWORK_RETRIES
+from tasks.common import ASF_TAG, NETWORK_RETRIES, SIDE_EFFECTS
 
 JOB_FILE = "isce_job.yaml"
 
@@ -28,7 +28,7 @@ def bbox_snwe(aoi: Any) -> list[float] | None:
     return [south, north, west, east]
 
 
-@task(name="download-slcs", tags=[ASF_TAG], **NETWORK_RETRIES)
+@task(name="download-slcs", **SIDE_EFFECTS, tags=[ASF_TAG], **NETWORK_RETRIES)
 def download_slcs(stack: str, stack_dir: str, scenes: Sequence[str]) -> str:
     """Fetch the SLCs of `scenes` into `<stack_dir>/slc/` (verified, resumable); the folder."""
     logger = get_run_logger()
@@ -60,7 +60,7 @@ def isce_status_dict(status: Any) -> dict[str, Any]:
             "runner": status.detail.get("runner")}
 
 
-@task(name="isce-submit")
+@task(name="isce-submit", **SIDE_EFFECTS)
 def submit_isce(stack: str, stack_dir: str, pairs: Sequence[Sequence[str]],
                 options: dict[str, Any] | None = None, aoi: Any = None) -> dict[str, Any]:
     """Write the run files for exactly these pairs (or reuse them) and start the runner."""
@@ -71,13 +71,16 @@ def submit_isce(stack: str, stack_dir: str, pairs: Sequence[Sequence[str]],
     return {"stack": stack, **isce_status_dict(status)}
 
 
-@task(name="isce-status")
-def poll_isce(stack: str, stack_dir: str) -> dict[str, Any]:
-    """The step watcher's snapshot (markers on disk; non-blocking)."""
+def isce_snapshot(stack: str, stack_dir: str) -> dict[str, Any]:
+    """The step watcher's snapshot (markers on disk; non-blocking; a plain function, polled
+    often by the subflow)."""
     return {"stack": stack, **isce_status_dict(open_isce(stack_dir).snapshot())}
 
 
-@task(name="isce-retry")
+poll_isce = task(name="isce-status", **SIDE_EFFECTS)(isce_snapshot)
+
+
+@task(name="isce-retry", **SIDE_EFFECTS)
 def retry_isce(stack: str, stack_dir: str) -> dict[str, Any]:
     """Run the failed commands again, from the first failed step on."""
     return {"stack": stack, **isce_status_dict(open_isce(stack_dir).retry())}

@@ -13,11 +13,12 @@ from prefect import get_run_logger, task
 
 from insarhub import Analyzer
 from insarhub.monitoring import timeseries_summary
+from tasks.common import SIDE_EFFECTS
 
 ANALYZER_FOR_BACKEND = {"hyp3": "Hyp3_SBAS", "isce": "ISCE_SBAS"}
 
 
-@task(name="mintpy-timeseries")
+@task(name="mintpy-timeseries", **SIDE_EFFECTS)
 def run_timeseries(stack: str, stack_dir: str, backend: str = "hyp3", aoi: Any = None,
                    reference_point: tuple[float, float] | None = None,
                    mintpy_options: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from tasks import artifacts
-from tasks.common import PURE_CACHE
+from tasks.common import PURE_CACHE, SIDE_EFFECTS
 from tasks.search import products_from_items, stack_key
 
 
@@ -61,7 +61,7 @@ def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequen
             "left_out": list(update.left_out)}
 
 
-@task(name="network-figure")
+@task(name="network-figure", **SIDE_EFFECTS)
 def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str) -> str | None:
     """Draw the pair network(s) to `<workdir>/pair_network.png` and show it as an artifact."""
     from insarhub.utils import plot_pair_network

@@ -9,10 +9,10 @@ from prefect import get_run_logger, task
 
 from insarhub.products import make_products, publish_s3
 from tasks import artifacts
-from tasks.common import NETWORK_RETRIES
+from tasks.common import NETWORK_RETRIES, SIDE_EFFECTS
 
 
-@task(name="make-products")
+@task(name="make-products", **SIDE_EFFECTS)
 def make_stack_products(stack: str, stack_dir: str, aoi: Any = None,
                         points: list[tuple[float, float]] | None = None) -> dict[str, str]:
     """Write the products of `<stack_dir>/mintpy` to `<stack_dir>/products`; their paths by name.
@@ -31,7 +31,7 @@ def make_stack_products(stack: str, stack_dir: str, aoi: Any = None,
     return paths
 
 
-@task(name="publish-products", **NETWORK_RETRIES)
+@task(name="publish-products", **SIDE_EFFECTS, **NETWORK_RETRIES)
 def publish_stack_products(stack: str, stack_dir: str, bucket: str, prefix: str = "",
                            endpoint_url: str | None = None) -> dict[str, Any]:
     """Upload the stack's products to S3 (only what changed); the object URLs."""

@@ -18,7 +18,13 @@ from insarhub.errors import StackError
 from insarhub.search.persist import SCENES_FILE, load_stack, product_item, save_products
 from insarhub.search.stacks import stack_dirname
 from tasks import artifacts
-from tasks.common import ASF_TAG, NETWORK_RETRIES, PURE_CACHE, SEARCH_CACHE_TTL
+from tasks.common import (
+    ASF_TAG,
+    NETWORK_RETRIES,
+    PURE_CACHE,
+    SEARCH_CACHE_TTL,
+    SIDE_EFFECTS,
+)
 
 
 def stack_key(value: Any) -> tuple[int, int] | str:
@@ -67,7 +73,7 @@ def search_scenes(aoi: Any, start: str, end: str | None = None, product: str = "
     return stacks
 
 
-@task(name="save-stacks")
+@task(name="save-stacks", **SIDE_EFFECTS)
 def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str) -> dict[str, str]:
     """Write each stack's scenes to `<workdir>/<stack>/scenes.json`; the stack folders.
 

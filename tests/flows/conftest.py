@@ -9,12 +9,17 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +112,53 @@ def _own_result_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(path))
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: path}):
         yield
+
+
+@dataclass
+class S3Server:
+    """moto's S3 server (a subprocess on loopback) with fake credentials in the env."""
+
+    endpoint_url: str
+    process: subprocess.Popen[bytes]
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client("s3", endpoint_url=self.endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    from flows.server import free_port
+
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    moto = Path(sys.executable).with_name("moto_server")
+    command = [str(moto)] if moto.exists() else [sys.executable, "-m", "moto.server"]
+    process = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
+                               stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"moto server did not start on port {port}") from None
+            time.sleep(0.2)
+    yield S3Server(f"http://127.0.0.1:{port}", process)
+    stop_process(process, signal.SIGTERM)
+    log.close()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key-value")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    return s3_server

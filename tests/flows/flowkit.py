@@ -65,3 +65,11 @@ def artifact_keys() -> set[str]:
 
     with get_client(sync_client=True) as client:
         return {a.key for a in client.read_artifacts() if a.key}
+
+
+def all_artifact_data() -> list[Any]:
+    """The content of every artifact on the server (tables, markdown, links)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [a.data for a in client.read_artifacts()]

@@ -22,6 +22,7 @@ from flowkit import AOI
 from flows.deployments import PREFECT_YAML, add_monitor_deployment, deployments
 from flows.server import PrefectServer, register_deployments, start_worker, stop_process
 from insarhub.monitoring import MonitorConfig
+from insarhub.sandbox.hyp3 import Hyp3Admin
 
 POOL = "insarhub-test-pool"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -32,6 +33,15 @@ class Stack:
     server: PrefectServer
     workers: dict[str, Path]  # worker name -> its log
     root: Path
+    sandbox_url: str
+    token: str
+    user_id: str = ""
+
+    def hyp3_jobs(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.sandbox_url}/jobs", timeout=30,
+                                headers={"Authorization": f"Bearer {self.token}"})
+        response.raise_for_status()
+        return list(response.json()["jobs"])
 
     def api(self, method: str, path: str, **body: Any) -> Any:
         """One REST call; 503 (SQLite busy on a loaded machine) is retried, as Prefect's
@@ -44,6 +54,16 @@ class Stack:
             time.sleep(2 ** attempt)
         assert response.status_code < 400, response.text
         return response.json()
+
+    def takers(self, run_id: str) -> list[str]:
+        """The workers that ran `run_id` (a worker that lost the race logs an abort)."""
+        out = []
+        for worker, log in self.workers.items():
+            text = log.read_text()
+            if (f"submitting flow run '{run_id}'" in text
+                    and f"Aborted submission of flow run '{run_id}'" not in text):
+                out.append(worker)
+        return out
 
     def run_deployment(self, name: str, **parameters: Any) -> str:
         deployment = self.api("GET", f"/deployments/name/{name}")
@@ -100,7 +120,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, flow_sandbox_server: Any) ->
         logs = {f"worker-{n}": root / f"worker-{n}.log" for n in ("a", "b")}
         workers = [start_worker(server.env(), POOL, name=name, limit=1, log_path=log)
                    for name, log in logs.items()]
-        yield Stack(server, logs, root)
+        user = requests.get(f"{flow_sandbox_server.url}/user", timeout=30,
+                            headers={"Authorization": f"Bearer {token}"}).json()
+        yield Stack(server, logs, root, flow_sandbox_server.url, token, str(user["user_id"]))
     finally:
         for worker in workers:
             stop_process(worker)  # SIGINT: workers may ignore SIGTERM
@@ -108,15 +130,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory, flow_sandbox_server: Any) ->
 
 
 def test_insar_pipeline_deployment_runs_on_a_process_worker(stack: Stack) -> None:
+    """Triggered through the API; its HyP3 jobs outlive the run's wait, so the run returns
+    (the worker is free again) and schedules its own follow-up, which finishes the job."""
+    Hyp3Admin(stack.sandbox_url).configure(job_seconds=8, user_id=stack.user_id)
     workdir = stack.root / "pipeline-run"
     run_id = stack.run_deployment(
         "insar-pipeline/insar-pipeline", aoi=AOI, start="2020-01-01", end="2020-02-01",
-        path_frame=[100, 466], workdir=str(workdir), poll_interval_s=1, wait_timeout_s=240)
-    run = stack.wait(run_id)
-    assert run["state"]["type"] == "COMPLETED", run["state"]
+        path_frame=[100, 466], workdir=str(workdir), poll_interval_s=1, wait_timeout_s=1,
+        resume_after_s=2)
+    first = stack.wait(run_id)
+    assert first["state"]["type"] == "COMPLETED", first["state"]
     products = workdir / "p100_f466" / "products"
+    assert not products.exists()  # the first run returned while HyP3 worked
+    done = {run_id}
+    while True:  # follow-ups (each run schedules the next while jobs are still running)
+        runs = stack.api("POST", "/flow_runs/filter",
+                         deployments={"id": {"any_": [first["deployment_id"]]}})
+        todo = [r["id"] for r in runs if r["id"] not in done]
+        if not todo:
+            break
+        for follow_up in todo:
+            run = stack.wait(follow_up)
+            assert run["state"]["type"] == "COMPLETED", run["state"]
+            assert run["parameters"]["workdir"] == str(workdir)
+            done.add(follow_up)
+    assert len(done) >= 2  # the first run scheduled a follow-up for itself
     assert (products / "velocity.tif").is_file() and (products / "item.json").is_file()
-    assert any(run_id in log.read_text() for log in stack.workers.values())
+    assert len(stack.takers(run_id)) == 1  # a process worker ran it
+    jobs = stack.hyp3_jobs()
+    assert len(jobs) == len({j["name"] for j in jobs}) == 3  # nothing submitted twice
 
 
 def test_two_workers_take_different_aois_at_the_same_time(stack: Stack) -> None:
@@ -131,8 +173,7 @@ def test_two_workers_take_different_aois_at_the_same_time(stack: Stack) -> None:
     start = max(datetime.fromisoformat(a["start_time"]), datetime.fromisoformat(b["start_time"]))
     end = min(datetime.fromisoformat(a["end_time"]), datetime.fromisoformat(b["end_time"]))
     assert start < end, "the two AOIs did not run at the same time"
-    takers = {name: [w for w, log in stack.workers.items() if runs[name] in log.read_text()]
-              for name in runs}
+    takers = {name: stack.takers(run_id) for name, run_id in runs.items()}
     assert len(takers["scale-a"]) == len(takers["scale-b"]) == 1
     assert takers["scale-a"] != takers["scale-b"]
 

@@ -11,7 +11,7 @@ import requests
 from flowkit import AOI, SandboxUser
 from prefect.settings import PREFECT_API_URL
 
-from flows.monitor import ANOMALY_EVENT, check_anomaly, monitor_aoi
+from flows.monitor import ANOMALY_EVENT, aoi_slot, check_anomaly, monitor_aoi
 from insarhub.ledger import Ledger
 from insarhub.monitoring import MonitorConfig, acquisition_date, aoi_lock
 
@@ -55,8 +55,11 @@ def anomaly_events(aoi_name: str, dates: set[str] | None = None,
 
 
 def test_two_cycles_add_one_date_and_submit_only_its_pairs(
-        flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
-    path = write_config(tmp_path, "utah-two-cycles", alert={"threshold_mm": 0.0, "min_dates": 3})
+        flow_sandbox: Any, sandbox_user: SandboxUser, s3: Any, tmp_path: Path) -> None:
+    s3.client().create_bucket(Bucket="insar-products")
+    path = write_config(tmp_path, "utah-two-cycles", alert={"threshold_mm": 0.0, "min_dates": 3},
+                        publish={"bucket": "insar-products", "prefix": "monitoring",
+                                 "endpoint_url": s3.endpoint_url})
 
     first = monitor_aoi(str(path))
     assert first["status"] == "updated"
@@ -65,6 +68,10 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert first["pairs_submitted"] == len(pairs_1) >= 3
     assert len(first["new_dates"]) == 4  # everything is new the first time
     assert first["timeseries"]["dates"] == ["20200102", "20200114", "20200126", "20200207"]
+    prefix = "monitoring/utah-two-cycles/p100_f466/"
+    listed = s3.client().list_objects_v2(Bucket="insar-products", Prefix=prefix)
+    assert {prefix + n for n in ("velocity.tif", "displacement.tif", "item.json")} <= {
+        o["Key"] for o in listed["Contents"]}
     jobs_1 = sandbox_user.jobs()
     credits_1 = sandbox_user.credits()
     assert len(jobs_1) == len(pairs_1)
@@ -83,6 +90,7 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert second["timeseries"]["dates"][-1] == "20200219"
     assert len(second["timeseries"]["dates"]) == 5
     assert Path(second["products"]["displacement.tif"]).is_file()
+    assert prefix + "displacement.tif" in second["published"]["uploaded"]  # one band more
 
     # threshold 0 mm: every newest date "leaves the trend", so each cycle emitted the event
     assert second["anomaly"]["anomalous"] and second["anomaly"]["date"] == "20200219"
@@ -105,8 +113,12 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
 def test_a_second_run_of_the_same_aoi_stops(sandbox_user: SandboxUser, tmp_path: Path) -> None:
     path = write_config(tmp_path, "utah-busy")
     config = MonitorConfig.from_yaml(path)
-    with aoi_lock(config.workdir, owner="another worker"):
+    with aoi_lock(config.workdir, owner="another worker"):  # a worker sharing the folder
         result = monitor_aoi(str(path))
     assert result["status"] == "skipped"
     assert "another worker" in result["reason"]
+    with aoi_slot(config, wait_s=1):  # a run holding the AOI's Prefect concurrency limit
+        result = monitor_aoi(str(path))
+    assert result["status"] == "skipped"
+    assert config.concurrency_key in result["reason"]
     assert sandbox_user.jobs() == []
