@@ -66,6 +66,17 @@ def load_aoi(value: AOIInput) -> Polygon | MultiPolygon:
     return _finish(geometry, _describe(value))
 
 
+def aoi_argument(value: str | Sequence[str]) -> list[float] | str:
+    """A command-line AOI: four numbers (`W,S,E,N` or `W S E N`) become a bbox; else WKT or a path."""
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    if len(parts) == 4:
+        try:
+            return [float(part) for part in parts]
+        except ValueError:
+            pass
+    return value if isinstance(value, str) else " ".join(value)
+
+
 def aoi_area_km2(geometry: BaseGeometry) -> float:
     """Geodesic area in km2."""
     return abs(_GEOD.geometry_area_perimeter(geometry)[0]) / 1e6

@@ -10,11 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from servers import S3Server  # tests/ is on sys.path (this conftest lives there)
 
 from insarhub.sandbox.admin import SandboxAdmin
 from insarhub.sandbox.hyp3 import Hyp3Admin
@@ -123,3 +125,32 @@ def sandbox(sandbox_server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> 
     sandbox_server.admin.clear_faults()
     sandbox_server.admin.reset_clock()
     Hyp3Admin(sandbox_server.url).reset()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (moto's server mode) on a free loopback port, stopped by PID."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    moto_server = Path(sys.executable).with_name("moto_server")
+    command = [str(moto_server)] if moto_server.exists() else [sys.executable, "-m", "moto.server"]
+    process = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"moto server did not start on port {port}") from None
+            time.sleep(0.2)
+    yield S3Server(f"http://127.0.0.1:{port}", process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from insarhub.aoi import aoi_argument
 from insarhub.errors import ConfigError
 
 
@@ -34,25 +35,13 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def _aoi(value: str | None) -> object:
-    if value is None:
-        return None
-    parts = value.split(",")
-    if len(parts) == 4:
-        try:
-            return [float(p) for p in parts]
-        except ValueError:
-            pass
-    return value
-
-
 def _analyze(args: argparse.Namespace) -> int:
     from insarhub.factory import Analyzer
 
     if (args.ref_lat is None) != (args.ref_lon is None):
         raise ConfigError("give both --ref-lat and --ref-lon, or neither (automatic reference point)")
     reference = (args.ref_lat, args.ref_lon) if args.ref_lat is not None else None
-    analyzer = Analyzer.create(args.type, workdir=args.workdir, aoi=_aoi(args.aoi),
+    analyzer = Analyzer.create(args.type, workdir=args.workdir, aoi=aoi_argument(args.aoi) if args.aoi else None,
                                reference_point=reference, mintpy_options=_options(args.option))
     template = analyzer.prep_data()
     ref = analyzer.reference

@@ -18,20 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from insarhub.aoi import aoi_argument
 from insarhub.errors import ConfigError
 
 CONFIG_DIR = Path("deployments/aois")
-
-
-def parse_aoi(value: str) -> list[float] | str:
-    """`min_lon,min_lat,max_lon,max_lat` -> a bbox list; anything else (WKT, a file) as is."""
-    parts = value.split(",")
-    if len(parts) == 4:
-        try:
-            return [float(p) for p in parts]
-        except ValueError:
-            pass
-    return value
 
 
 def parse_json(value: str | None, option: str) -> dict[str, Any] | None:
@@ -65,7 +55,7 @@ def parse_stack(values: list[str] | None) -> tuple[int, int] | str | None:
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the whole pipeline as a Prefect flow",
                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--aoi", required=True, type=parse_aoi,
+    run.add_argument("--aoi", required=True, type=aoi_argument,
                      help="min_lon,min_lat,max_lon,max_lat | WKT | vector file")
     run.add_argument("--start", required=True, help="first date, YYYY-MM-DD")
     run.add_argument("--end", help="last date (default: now)")
@@ -89,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = monitor.add_subparsers(dest="monitor_command", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="write an AOI config and its scheduled deployment")
     add.add_argument("name", help="AOI name: lower-case letters, digits, - and _")
-    add.add_argument("--aoi", required=True, type=parse_aoi)
+    add.add_argument("--aoi", required=True, type=aoi_argument)
     add.add_argument("--stack", required=True, nargs="+", metavar="N", help="PATH FRAME or burst ID")
     add.add_argument("--start", required=True, help="first date of the time series")
     add.add_argument("--product", choices=("S1_SLC", "S1_Burst"), default="S1_SLC")

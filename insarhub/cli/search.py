@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from insarhub.aoi import aoi_argument
 from insarhub.errors import ConfigError
 from insarhub.factory import Downloader
 
@@ -39,15 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_search)
 
 
-def _aoi(values: list[str]) -> Any:
-    if len(values) == 4:
-        try:
-            return [float(v) for v in values]
-        except ValueError:
-            pass
-    return " ".join(values)
-
-
 def _search(args: argparse.Namespace) -> int:
     keywords: dict[str, Any] = {}
     if args.start:
@@ -56,7 +48,7 @@ def _search(args: argparse.Namespace) -> int:
         keywords["end"] = args.end
     if args.flight_direction:
         keywords["flightDirection"] = args.flight_direction
-    downloader = Downloader.create(args.type, intersectsWith=_aoi(args.aoi), workdir=args.workdir,
+    downloader = Downloader.create(args.type, intersectsWith=aoi_argument(args.aoi), workdir=args.workdir,
                                    **keywords)
     downloader.search()
     stacks = [tuple(pf) for pf in args.path_frame or []] + list(args.burst_id or [])

@@ -9,19 +9,15 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from servers import S3Server
 
 _HOME = Path(tempfile.mkdtemp(prefix="insarhub-flows-prefect-"))
 atexit.register(shutil.rmtree, _HOME, True)
@@ -112,44 +108,6 @@ def _own_result_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(path))
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: path}):
         yield
-
-
-@dataclass
-class S3Server:
-    """moto's S3 server (a subprocess on loopback) with fake credentials in the env."""
-
-    endpoint_url: str
-    process: subprocess.Popen[bytes]
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.session.Session().client("s3", endpoint_url=self.endpoint_url)
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    from flows.server import free_port
-
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    moto = Path(sys.executable).with_name("moto_server")
-    command = [str(moto)] if moto.exists() else [sys.executable, "-m", "moto.server"]
-    process = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                               stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"moto server did not start on port {port}") from None
-            time.sleep(0.2)
-    yield S3Server(f"http://127.0.0.1:{port}", process)
-    stop_process(process, signal.SIGTERM)
-    log.close()
 
 
 @pytest.fixture
