@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from servers import S3Server
 
 _HOME = Path(tempfile.mkdtemp(prefix="insarhub-flows-prefect-"))
 atexit.register(shutil.rmtree, _HOME, True)
@@ -108,15 +107,3 @@ def _own_result_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(path))
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: path}):
         yield
-
-
-@pytest.fixture
-def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key-value")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    return s3_server

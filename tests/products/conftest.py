@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 import pytest
 from pyproj import Transformer
-from servers import S3Server
 
 from insarhub.products import ProductSet, make_products
 
@@ -275,19 +273,3 @@ def _mintpy_lat_lon(attrs: dict[str, Any], row: int, col: int) -> tuple[float, f
     northing, easting = ut.coordinate(attrs).yx2lalo(row, col)
     lat, lon = ut.utm2latlon(attrs, easting, northing)
     return float(lat), float(lon)
-
-
-# ---------------------------------------------------------------- S3 (moto server)
-@pytest.fixture
-def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    """moto's server with fake credentials in the standard AWS environment variables."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key-value")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    return s3_server
-
-
