@@ -69,12 +69,15 @@ def _run(args: argparse.Namespace, workdir: Path, sandbox: Any) -> int:
     from flows.monitor import monitor_aoi
     from flows.pipeline import insar_pipeline
     from insarhub.monitoring import MonitorConfig
+    from insarhub.options import NetworkOptions, Point
 
     started = time.perf_counter()
     print(f"\n== 1. insar_pipeline: AOI {AOI}, stack {STACK}, from {args.start} ==", flush=True)
     result = insar_pipeline(aoi=AOI, start=args.start, path_frame=STACK,
-                            workdir=str(workdir / "aoi"), network={"max_degree": args.max_degree},
-                            points=[(37.87, -112.86)], poll_interval_s=1.0, wait_timeout_s=600)
+                            workdir=str(workdir / "aoi"), name="demo-utah",
+                            network=NetworkOptions(max_degree=args.max_degree),
+                            points=[Point(lat=37.87, lon=-112.86)], poll_interval_s=1.0,
+                            wait_timeout_s=600)
     pipeline_s = time.perf_counter() - started
     stack = next(iter(result["stacks"].values()))
     _report_pipeline(result, pipeline_s)

@@ -77,6 +77,7 @@ class PrefectServer:
         log_path = self.log_path or self.home / "server.log"
         env = self.env()
         env.pop("PREFECT_API_URL")
+        env["PREFECT_SERVER_UI_API_URL"] = self.api_url  # the UI's API (default: port 4200)
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 prefect_command("server", "start", "--host", "127.0.0.1", "--port", str(self.port)),

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from tasks import artifacts
-from tasks.common import PURE_CACHE, SIDE_EFFECTS
+from tasks.common import PURE_CACHE, SIDE_EFFECTS, artifact_key
 from tasks.search import products_from_items, stack_key
 
 
@@ -62,8 +62,10 @@ def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequen
 
 
 @task(name="network-figure", **SIDE_EFFECTS)
-def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str) -> str | None:
-    """Draw the pair network(s) to `<workdir>/pair_network.png` and show it as an artifact."""
+def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str,
+                   label: str | None = None) -> str | None:
+    """Draw the pair network(s) to `<workdir>/pair_network.png` and show it as an artifact
+    (`<label>-pair-network`)."""
     from insarhub.utils import plot_pair_network
 
     selected = [n for n in networks if n["pairs"]]
@@ -77,7 +79,8 @@ def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str) -> str |
     figure = plot_pair_network(pair_stacks, baselines, scene_bperp, save_path=str(path))
     _close(figure)
     counts = ", ".join(f"{n['stack']}: {len(n['pairs'])} pairs" for n in selected)
-    artifacts.figure(path, key="pair-network", title="Interferogram pair network",
+    artifacts.figure(path, key=artifact_key(label, "pair-network"),
+                     title=f"Interferogram pair network{f' of {label}' if label else ''}",
                      description=counts)
     return str(path.resolve())
 

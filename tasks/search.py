@@ -24,6 +24,7 @@ from tasks.common import (
     PURE_CACHE,
     SEARCH_CACHE_TTL,
     SIDE_EFFECTS,
+    artifact_key,
 )
 
 
@@ -74,10 +75,11 @@ def search_scenes(aoi: Any, start: str, end: str | None = None, product: str = "
 
 
 @task(name="save-stacks", **SIDE_EFFECTS)
-def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str) -> dict[str, str]:
+def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str,
+                label: str | None = None) -> dict[str, str]:
     """Write each stack's scenes to `<workdir>/<stack>/scenes.json`; the stack folders.
 
-    Also publishes the stack summary table artifact.
+    Also publishes the stack summary table artifact (`<label>-stack-summary`).
     """
     folders: dict[str, str] = {}
     rows = []
@@ -93,7 +95,8 @@ def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str) -> dict[str, 
                      "path": first.get("pathNumber"), "frame": first.get("frameNumber"),
                      "scenes": len(products), "first": dates[0], "last": dates[-1],
                      "folder": folders[stack["name"]]})
-    artifacts.table(rows, key="stack-summary", description="Stacks selected for processing")
+    artifacts.table(rows, key=artifact_key(label, "stack-summary"),
+                    description=f"Stacks selected for processing{f' ({label})' if label else ''}")
     return folders
 
 
