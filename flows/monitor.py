@@ -141,9 +141,11 @@ def monitor_aoi(
         the anomaly check.
     """
     logger = get_run_logger()
+    overrides = {k: v for k, v in {"start": start, "end": end, "threshold_mm": threshold_mm,
+                                   "network": network, "max_credits": max_credits}.items()
+                 if v is not None}
     settings_ = with_overrides(MonitorConfig.from_yaml(find_config(config, config_dir)),
-                               start=start, threshold_mm=threshold_mm, network=network,
-                               max_credits=max_credits)
+                               **overrides)
     from prefect.runtime import flow_run
 
     tag_run_with_aoi(settings_.name)
@@ -153,6 +155,9 @@ def monitor_aoi(
     except MonitorBusyError as exc:
         logger.warning("%s", exc)
         result = {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
+    if overrides:
+        result["overrides"] = {k: (v.as_kwargs() if isinstance(v, NetworkOptions) else str(v))
+                               for k, v in overrides.items()}
     artifacts.markdown(monitoring_markdown(result), key=artifact_key(settings_.name, "monitoring"),
                        description=f"Monitoring cycle of {settings_.name}: {verdict(result)}")
     return result
@@ -178,6 +183,7 @@ def with_overrides(config: MonitorConfig, **overrides: Any) -> MonitorConfig:
     if changed:
         logger.info("%s: run overrides %s", config.name, changed)
     return MonitorConfig.from_dict(data, origin=f"{config.name} with overrides {changed}")
+
 
 
 def tag_run_with_aoi(name: str) -> None:

@@ -52,7 +52,7 @@ def presigned_urls(bucket: str, keys: list[str], endpoint_url: str | None = None
     if not 1 <= int(expires_s) <= 7 * 24 * 3600:
         raise ProductError(f"expires_s={expires_s} must be 1 s to 7 days (604800 s), the "
                            "longest a presigned S3 URL lives")
-    s3 = client or _client(endpoint_url, region_name)
+    s3 = client or _client(endpoint_url, region_name, signature_version="s3v4")
     return {key: str(s3.generate_presigned_url("get_object",
                                                Params={"Bucket": bucket, "Key": key},
                                                ExpiresIn=int(expires_s)))
@@ -125,10 +125,14 @@ def _local_files(directory: Path) -> list[Path]:
     return files
 
 
-def _client(endpoint_url: str | None, region_name: str | None) -> Any:
+def _client(endpoint_url: str | None, region_name: str | None,
+            signature_version: str | None = None) -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region_name)
+    config = Config(signature_version=signature_version) if signature_version else None
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url,
+                                          region_name=region_name, config=config)
 
 
 def _check_bucket(s3: Any, bucket: str, where: str) -> None:
