@@ -9,6 +9,9 @@
   defaults `DEFAULT_MAX_DEGREE` (5 pairs per date) and `DEFAULT_NEW_DATE_NEIGHBOURS` (3);
 - `GammaOptions`, `BurstOptions`: HyP3 job parameters (`Processor.create('Hyp3_S1', ...,
   looks='10x2')`);
+- `NetworkOptions`, `Hyp3Options`, `IsceOptions`, `MintPyOptions`, `Point`, `PublishOptions`:
+  the option groups of the Prefect flows (`insar_pipeline`, `monitor_aoi`) as the run form
+  shows them (`insarhub.options`);
 - `MonitorConfig` and its parts (`ScheduleConfig`, `WaitConfig`, `AlertConfig`,
   `PublishConfig`): one watched AOI, as the YAML files in `deployments/aois/` hold it.
 
@@ -29,11 +32,20 @@ from insarhub.network.selection import (
     DEFAULT_NEW_DATE_NEIGHBOURS,
     PairOptions,
 )
+from insarhub.options import (
+    Hyp3Options,
+    IsceOptions,
+    MintPyOptions,
+    NetworkOptions,
+    Point,
+    PublishOptions,
+)
 from insarhub.processor.hyp3_jobs import BurstOptions, GammaOptions
 from insarhub.processor.isce_config import ISCE_S1_Config
 
 __all__ = [
     "DEFAULT_MAX_DEGREE", "DEFAULT_NEW_DATE_NEIGHBOURS", "AlertConfig", "BurstOptions",
-    "GammaOptions", "ISCE_S1_Config", "MonitorConfig", "PairOptions", "PublishConfig",
-    "ScheduleConfig", "WaitConfig",
+    "GammaOptions", "Hyp3Options", "ISCE_S1_Config", "IsceOptions", "MintPyOptions",
+    "MonitorConfig", "NetworkOptions", "PairOptions", "Point", "PublishConfig",
+    "PublishOptions", "ScheduleConfig", "WaitConfig",
 ]

@@ -19,16 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from insarhub.errors import ConfigError
-
-# the network's degree cap; insarhub.network.DEFAULT_MAX_DEGREE when the library has it
-try:
-    from insarhub.network import DEFAULT_MAX_DEGREE  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - older library
-    DEFAULT_MAX_DEGREE = 5
-try:
-    from insarhub.network import DEFAULT_NEW_DATE_PAIRS  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - older library
-    DEFAULT_NEW_DATE_PAIRS = 3
+from insarhub.network import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
 PRESIGN_MAX_S = 7 * 24 * 3600  # S3 SigV4 presigned URLs live at most 7 days
 
@@ -57,7 +48,7 @@ class NetworkOptions(_Options):
     dt_targets: list[int] = Field(
         default=[6, 12, 24, 36, 48, 72, 96], min_length=1,
         description="time spans (days) the network aims for, shortest first")
-    n_nearest: int = Field(default=DEFAULT_NEW_DATE_PAIRS, ge=1,
+    n_nearest: int = Field(default=DEFAULT_NEW_DATE_NEIGHBOURS, ge=1,
                            description="monitoring: pairs from each new date to its nearest "
                                        "predecessors")
     yearly: bool = Field(
