@@ -25,6 +25,7 @@ from prefect.artifacts import (
 
 from tasks.common import artifact_key
 
+BAR_WIDTH = 20  # characters of the text progress bar
 MAX_EMBED_BYTES = 400_000  # larger PNGs without a URL are named, not embedded
 NO_SERVER_HINT = ("Files are on the worker's disk; `make server` serves them over HTTP so "
                   "that these become links.")
@@ -134,8 +135,13 @@ class Progress:
         self.text = ""
 
     def describe(self, done: int, total: int, note: str = "") -> str:
+        """'<what>: <done> of <total> <unit> (<p> %) ▓▓▓░░░. <note>' (the UI's artifact page
+        shows the description and the number, so the bar is drawn in the text too)."""
         unit = f" {self.unit}" if self.unit else ""
-        text = f"{self.what}: {done} of {total}{unit} ({self.percent(done, total):.0f} %)"
+        percent = self.percent(done, total)
+        filled = round(percent / 100 * BAR_WIDTH)
+        bar = "▓" * filled + "░" * (BAR_WIDTH - filled)
+        text = f"{self.what}: {done} of {total}{unit} ({percent:.0f} %) {bar}"
         return f"{text}. {note}" if note else text
 
     @staticmethod
