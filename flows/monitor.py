@@ -185,7 +185,6 @@ def with_overrides(config: MonitorConfig, **overrides: Any) -> MonitorConfig:
     return MonitorConfig.from_dict(data, origin=f"{config.name} with overrides {changed}")
 
 
-
 def tag_run_with_aoi(name: str) -> None:
     """Give this run its AOI's tag (`aoi:<name>`) in place of a deployment's other AOI tag
     (a custom run of one AOI's deployment with another AOI's config)."""

@@ -156,11 +156,18 @@ def start_worker(env: dict[str, str], pool: str = WORK_POOL, name: str | None = 
             out.close()  # type: ignore[union-attr]
 
 
-def _signal(process: subprocess.Popen[bytes], sig: int) -> None:
-    """`sig` to the process's group when it leads one of its own (then its children get it
-    too), else to the process alone."""
+def _leads_group(process: subprocess.Popen[bytes]) -> bool:
+    """The process was started in a process group of its own (start_new_session)."""
     try:
-        if os.getpgid(process.pid) == process.pid:
+        return os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        return False
+
+
+def _signal(process: subprocess.Popen[bytes], sig: int, group: bool) -> None:
+    """`sig` to the process's own group (its children get it too), or to it alone."""
+    try:
+        if group:
             os.killpg(process.pid, sig)
         else:
             process.send_signal(sig)
@@ -172,14 +179,17 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGINT,
                  timeout: float = 15) -> None:
     """Stop a process we started (and its group when it leads one): `sig` first (workers
     need SIGINT), then SIGKILL after `timeout` seconds."""
-    if process.poll() is None:
-        _signal(process, sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _signal(process, signal.SIGKILL)
-            process.wait()
-    _signal(process, signal.SIGKILL)  # what is left of its group (the leader is gone)
+    if process.poll() is not None:
+        return
+    group = _leads_group(process)
+    _signal(process, sig, group)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal(process, signal.SIGKILL, group)
+        process.wait()
+    if group:  # what is left of its group once the leader is gone
+        _signal(process, signal.SIGKILL, group)
 
 
 def start_sandbox(data_dir: Path, port: int = 0, now: str | None = None, grid_size: int = 40,
