@@ -76,7 +76,8 @@ def group_record(records: Sequence[SceneRecord]) -> SceneRecord:
 
 def product_name(reference: SceneRecord, secondary: SceneRecord, looks: str, suffix: str) -> str:
     """`S1_100_000000s1n00-213524s2n03-213525s3n03_IW_20200102_20200114_VV_INT80_ABCD`."""
-    return (f"S1_{reference.stack_key}_IW_{reference.start:%Y%m%d}_{secondary.start:%Y%m%d}"
+    key = group_key(reference.path, burst_names(reference))  # refuses sides that are not bursts
+    return (f"S1_{key}_IW_{reference.start:%Y%m%d}_{secondary.start:%Y%m%d}"
             f"_{polarization_of(reference)}_INT{PIXEL_SPACING[looks]}_{suffix}")
 
 
@@ -88,6 +89,8 @@ def granule_list(group: SceneRecord) -> str:
 def clip_to_footprint(layers: Mapping[str, Layer], grid: GeoGrid, reference: SceneRecord,
                       secondary: SceneRecord) -> tuple[dict[str, Layer], GeoGrid]:
     """Blank every pixel outside both sides' burst footprints and crop the grid to the rest."""
+    for side in (reference, secondary):
+        swath_tokens(burst_names(side))  # refuses sides that are not bursts
     x = grid.x0 + (np.arange(grid.width) + 0.5) * grid.spacing
     y = grid.y0 - (np.arange(grid.length) + 0.5) * grid.spacing
     xx, yy = np.meshgrid(x, y)
