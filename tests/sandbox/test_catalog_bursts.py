@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asf_search
 import pytest
+import requests
 from asf_search.baseline.stack import get_baseline_from_stack
 from pyproj import Geod
 from shapely import wkt
@@ -24,6 +25,7 @@ from insarhub.search.asf import search_options
 AOI_WKT = "POLYGON((-113.05 37.74,-112.68 37.74,-112.68 38.0,-113.05 38.0,-113.05 37.74))"
 WINTER_2020 = {"start": "2020-01-01", "end": "2020-04-01"}
 GEOD = Geod(ellps="WGS84")
+AUTH = {"Authorization": "Bearer sandbox-earthdata-token"}
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +158,18 @@ def test_slc_searches_do_not_return_bursts(catalog: CatalogServer, tmp_path: Pat
     record = catalog.catalog.lookup(search(catalog, fullBurstID="100_213494_IW3", polarization="VV",
                                            **WINTER_2020)[0].properties["sceneName"])
     assert record is not None and record.stack_key == "100_213494_IW3" and record.processing_level == "BURST"
+
+
+def test_relative_and_absolute_burst_id_searches_and_downloads(catalog: CatalogServer, tmp_path: Path) -> None:
+    by_full = search(catalog, fullBurstID="100_213495_IW3", polarization="VV", **WINTER_2020)
+    by_relative = search(catalog, relativeBurstID=213495, polarization="VV", **WINTER_2020)
+    assert {p.properties["sceneName"] for p in by_relative} >= {p.properties["sceneName"] for p in by_full}
+    assert {p.properties["burst"]["subswath"] for p in by_relative} == {"IW1", "IW2", "IW3"}
+    one = by_full[0]
+    same = search(catalog, absoluteBurstID=one.properties["burst"]["absoluteBurstID"], polarization="VV")
+    assert one.properties["sceneName"] in {p.properties["sceneName"] for p in same}
+    assert all(p.properties["startTime"][:10] == day(one) for p in same)
+    response = requests.get(one.properties["url"], headers=AUTH, timeout=30)
+    assert response.status_code == 200 and response.content.startswith(b"II*\x00")
+    assert len(response.content) == int(one.properties["bytes"])
+    assert requests.get(one.properties["url"], timeout=30).status_code == 401
