@@ -201,3 +201,10 @@ def test_same_pair_same_bursts_gives_the_same_stack_key_on_every_date(
     names = [j.files[0]["filename"] for j in batch]
     assert {n.split("_")[2] for n in names} == {"000000s1n00-213494s2n02-213494s3n02"}
     assert sorted(n.split("_")[5] for n in names) == ["20200114", "20200126"]
+
+
+def test_single_burst_jobs_run_on_the_generated_bursts_too(hyp3: HyP3, catalog: CatalogService) -> None:
+    first, second = (side(catalog, d, ["100_213495_IW2"])[0] for d in ("2020-01-14", "2020-01-26"))
+    batch = hyp3.watch(hyp3.submit_insar_isce_burst_job(first, second), timeout=120, interval=0.3)
+    assert batch.succeeded() and batch[0].credit_cost == 1
+    assert batch[0].files[0]["filename"].startswith("S1_213495_IW2_20200114_20200126_VV_INT80_")
