@@ -21,6 +21,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely import wkt as shapely_wkt
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
 
 from insarhub.errors import SandboxError
 from insarhub.sandbox.earth_format import PIXEL_SPACING, GeoGrid, Layer, polarization_of
@@ -84,6 +87,27 @@ def product_name(reference: SceneRecord, secondary: SceneRecord, looks: str, suf
 def granule_list(group: SceneRecord) -> str:
     """The `.txt`'s granule value: the side's bursts, comma-separated."""
     return ", ".join(burst_names(group))
+
+
+def burst_anchor(scene: SceneRecord, footprint: BaseGeometry, sites: Sequence[tuple[float, float]],
+                 reach_deg: float = 0.5) -> tuple[float, float] | None:
+    """Where to centre the simulated Earth for bursts that miss every site but lie beside one.
+
+    Bursts tile an AOI in pieces (single-burst stacks, burst groups along the track); a piece
+    that misses the site of interest is simulated on its part nearest to the site (0.02 deg
+    inside its edge), so its products still overlap the AOI. None for SLCs or far bursts.
+    """
+    if scene.processing_level != "BURST":
+        return None
+    inner = footprint.buffer(-0.02)
+    if inner.is_empty:
+        return None
+    for lon, lat in sites:
+        site = Point(lon, lat)
+        if inner.distance(site) <= reach_deg:
+            point = nearest_points(inner, site)[0]
+            return round(point.x, 4), round(point.y, 4)
+    return None
 
 
 def clip_to_footprint(layers: Mapping[str, Layer], grid: GeoGrid, reference: SceneRecord,

@@ -97,3 +97,17 @@ def test_bursts_away_from_the_site_still_render_and_unknown_names_are_refused(ca
     assert shapely.contains_xy(wkt.loads(ref.footprint_wkt), lon[corr > 0], lat[corr > 0]).all()
     with pytest.raises(SandboxError, match="not a Sentinel-1 burst granule name"):
         group_record([SceneRecord(**{**ref.__dict__, "name": "S1A_IW_SLC__1SDV_X"})])
+
+
+@pytest.mark.parametrize("ids", [["100_213496_IW2", "100_213496_IW3"], ["100_213494_IW2"]])
+def test_bursts_beside_the_site_are_simulated_where_they_meet_the_aoi(catalog: CatalogService, tmp_path: Path,
+                                                                       ids: list[str]) -> None:
+    aoi = shapely.box(-113.05, 37.74, -112.68, 38.00)  # the seed AOI; its centre is the site
+    ref, sec = group(catalog, "2020-01-14", ids), group(catalog, "2020-01-26", ids)
+    footprint = wkt.loads(ref.footprint_wkt)
+    assert not footprint.contains(aoi.centroid) and footprint.intersects(aoi)
+    name, folder = render(SimulatedEarth(seed=3), ref, sec, tmp_path)
+    corr, _, lon, lat = read(folder / f"{name}_corr.tif")
+    valid = corr > 0
+    assert valid.any() and shapely.contains_xy(footprint, lon[valid], lat[valid]).all()
+    assert shapely.contains_xy(aoi, lon[valid], lat[valid]).mean() > 0.5  # mostly over the AOI
