@@ -19,6 +19,7 @@ from shapely import wkt
 from shapely.geometry import Polygon, shape
 
 from insarhub.sandbox.catalog import CatalogServer
+from insarhub.sandbox.catalog_bursts import absolute_burst_id, relative_burst_id
 from insarhub.sandbox.clock import SandboxClock
 from insarhub.search.asf import search_options
 
@@ -173,3 +174,25 @@ def test_relative_and_absolute_burst_id_searches_and_downloads(catalog: CatalogS
     assert response.status_code == 200 and response.content.startswith(b"II*\x00")
     assert len(response.content) == int(one.properties["bytes"])
     assert requests.get(one.properties["url"], timeout=30).status_code == 401
+
+
+def attributes(item: dict) -> dict[str, str]:
+    return {a["Name"]: a["Values"][0] for a in item["umm"]["AdditionalAttributes"]}
+
+
+def test_burst_ids_follow_esas_formula_like_asfs_records(catalog: CatalogServer) -> None:
+    with resources.files("insarhub.sandbox").joinpath("data", "slc_burst_stack.json.gz").open("rb") as raw:
+        recorded = json.loads(gzip.decompress(raw.read()))
+    for item in recorded:  # the formula reproduces ASF's real IDs (166 dates of 174_372326_IW3)
+        attrs = attributes(item)
+        anx = float(attrs["AZIMUTH_ANX_TIME"])
+        assert relative_burst_id(174, anx) == int(attrs["BURST_ID_RELATIVE"])
+        orbit = item["umm"]["OrbitCalculatedSpatialDomains"][0]["OrbitNumber"]
+        assert abs(absolute_burst_id(orbit, anx) - int(attrs["BURST_ID_ABSOLUTE"])) <= 1
+    bursts = search(catalog, intersectsWith=AOI_WKT, dataset="SLC-BURST", relativeOrbit=100, **WINTER_2020)
+    assert {p.properties["polarization"] for p in bursts} == {"VV", "VH"}
+    for product in bursts:
+        burst = product.properties["burst"]
+        anx = float(burst["azimuthAnxTime"])
+        assert relative_burst_id(100, anx) == burst["relativeBurstID"]
+        assert absolute_burst_id(product.properties["orbit"], anx) == burst["absoluteBurstID"]
