@@ -220,15 +220,18 @@ def mintpy_template(mintpy: Any) -> dict[str, Any] | None:
 
 
 def summary_markdown(result: dict[str, Any], label: str = "") -> str:
-    lines = [f"# InSAR pipeline{f': {label}' if label else ''}", "", "| stack | scenes | pairs | dates | velocity (mm/yr) | "
-             "products |", "|---|---|---|---|---|---|"]
+    lines = [f"# InSAR pipeline{f': {label}' if label else ''}", "",
+             "| stack | scenes | pairs | dates | velocity (mm/yr) | products (artifact) |",
+             "|---|---|---|---|---|---|"]
     for name, stack in result["stacks"].items():
         ts = stack.get("timeseries") or {}
         velocity = ts.get("velocity_mm_yr")
+        made = len(stack.get("products") or {})
+        page = f"{made} (`{artifact_key(label, name, 'products')}`)" if made else "-"
         lines.append(f"| {name} | {stack['scenes']} | {stack['pairs']} | "
                      f"{len(ts.get('dates', []))} | "
                      f"{f'{velocity[0]} .. {velocity[1]}' if velocity else '-'} | "
-                     f"{len(stack.get('products') or {})} |")
+                     f"{page} |")
     if result["waiting"]:
         lines += ["", f"Still waiting for interferograms: {', '.join(result['waiting'])}"]
     return "\n".join(lines) + "\n"
