@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hyp3_sdk import HyP3
 
+from insarhub.credits import job_cost
 from insarhub.errors import ConfigError
 from insarhub.processor.hyp3 import normalize_pairs
 from insarhub.processor.hyp3_jobs import (
@@ -21,7 +22,6 @@ from insarhub.processor.hyp3_jobs import (
     BurstOptions,
     GammaOptions,
     check_granule,
-    job_cost,
     job_name,
     make_options,
     prepare_insar_gamma_job,
