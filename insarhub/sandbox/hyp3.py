@@ -183,8 +183,8 @@ class Hyp3Service:
             ("HEAD", f"/{BUCKET}/(?P<job_id>[^/]+)/(?P<filename>[^/]+)", self.get_file, "files"),
             ("GET", "/_sandbox/hyp3", self.get_settings, "admin"),
             ("POST", "/_sandbox/hyp3", self.post_settings, "admin"),
-            ("GET", "/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_]+)/?", self.list_truth, "admin"),
-            ("GET", "/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_]+)/(?P<filename>[^/]+)",
+            ("GET", r"/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_\-]+)/?", self.list_truth, "admin"),
+            ("GET", r"/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_\-]+)/(?P<filename>[^/]+)",
              self.get_truth, "admin"),
         ]
         for method, pattern, handler, group in routes:
