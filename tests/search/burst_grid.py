@@ -9,12 +9,11 @@ import gzip
 import json
 from collections.abc import Iterable, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from asf_search import ASFSession
 from asf_search.search.search_generator import as_ASFProduct
-
-from pathlib import Path
 
 import insarhub.sandbox
 
@@ -26,7 +25,8 @@ RECORDED_SWATH = 3
 
 @cache
 def recorded_items() -> tuple[str, ...]:
-    items = json.loads(gzip.open(DATA_DIR / "slc_burst_stack.json.gz").read())
+    with gzip.open(DATA_DIR / "slc_burst_stack.json.gz") as handle:
+        items = json.loads(handle.read())
     return tuple(json.dumps(i) for i in items)
 
 
