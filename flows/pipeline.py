@@ -14,16 +14,16 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
 
 from insarhub import settings
-from insarhub.errors import PairNetworkError, SearchError
+from insarhub.errors import ConfigError, PairNetworkError, SearchError
 from insarhub.monitoring import MIN_TIMESERIES_DATES, enough_dates
 from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
 from tasks.mintpy import run_timeseries
 from tasks.network import network_figure, select_stack_pairs
 from tasks.products import make_stack_products, publish_stack_products
-from tasks.search import save_stacks, search_scenes
+from tasks.search import choose_product, save_stacks, search_scenes
 
 Backend = Literal["hyp3", "isce"]
-Product = Literal["S1_SLC", "S1_Burst"]
+Product = Literal["S1_SLC", "S1_Burst", "auto"]
 
 
 def _iso(value: date | str | None) -> str | None:
@@ -48,6 +48,7 @@ def insar_pipeline(
     wait_timeout_s: float = 3600.0,
     publish: dict[str, str] | None = None,
     resume_after_s: float = 1800.0,
+    max_credits: float | None = None,
 ) -> dict[str, Any]:
     """Process an AOI end to end and return what was made, per stack.
 
@@ -59,9 +60,20 @@ def insar_pipeline(
     they take longer the run ends with those stacks `waiting` and, when run from a
     deployment, schedules a follow-up run `resume_after_s` later (nothing is redone).
     publish: {"bucket": ..., "prefix": ..., "endpoint_url": ...} to upload the products.
+    product: "S1_SLC" (INSAR_GAMMA frames), "S1_Burst" (multi-burst groups) or "auto" (the
+    one whose stacks cost fewest HyP3 credits per new date).
+    max_credits: HyP3 credit ceiling of this run; above it nothing is submitted (the credits
+    are estimated, logged and shown as `credits-<stack>` artifacts before any submission).
     """
     logger = get_run_logger()
     start_text, end_text = str(_iso(start)), _iso(end)
+    if product == "auto":
+        if path_frame is not None:
+            raise ConfigError("product='auto' chooses among every stack over the AOI; with "
+                              f"path_frame={path_frame!r} give product='S1_SLC' or 'S1_Burst'")
+        product = cast(Product, choose_product(aoi, start_text, end_text,
+                                               (processor or {}).get("looks", "20x4"),
+                                               catalog=settings.asf_url()))
     stacks = search_scenes(aoi, start_text, end_text, product, path_frame,
                            catalog=settings.asf_url())
     if not stacks:
@@ -79,7 +91,7 @@ def insar_pipeline(
                                f"needs at least 2 dates: widen start={start_text} / "
                                f"end={end_text}")
     interferograms = make_interferograms(jobs, backend, product, processor, aoi,
-                                         poll_interval_s, wait_timeout_s, network)
+                                         poll_interval_s, wait_timeout_s, network, max_credits)
     waiting = [s["stack"] for s in jobs if interferograms[s["stack"]].get("waiting")]
     too_few = [s["stack"] for s in jobs if not enough_dates((p[0], p[1]) for p in s["pairs"])]
     if too_few:
@@ -102,6 +114,7 @@ def insar_pipeline(
         _schedule_follow_up(resume_after_s, waiting)
     result = {
         "workdir": workdir,
+        "product": product,
         "stacks": {n["stack"]: {
             "folder": folders[n["stack"]],
             "scenes": len(next(s["scenes"] for s in stacks if s["name"] == n["stack"])),
@@ -122,8 +135,8 @@ def insar_pipeline(
 
 def make_interferograms(jobs: list[dict[str, Any]], backend: str, product: str,
                         processor: dict[str, Any] | None, aoi: Any, poll_interval_s: float,
-                        wait_timeout_s: float, network: dict[str, Any] | None = None
-                        ) -> dict[str, dict[str, Any]]:
+                        wait_timeout_s: float, network: dict[str, Any] | None = None,
+                        max_credits: float | None = None) -> dict[str, dict[str, Any]]:
     """The interferogram subflow of the chosen backend."""
     if not jobs:
         return {}
@@ -136,7 +149,7 @@ def make_interferograms(jobs: list[dict[str, Any]], backend: str, product: str,
 
     return hyp3_interferograms(jobs, PROCESSOR_FOR_PRODUCT[product], processor,
                                poll_interval_s=poll_interval_s, timeout_s=wait_timeout_s,
-                               network=network)
+                               network=network, max_credits=max_credits)
 
 
 def _schedule_follow_up(delay_s: float, waiting: list[str]) -> None:

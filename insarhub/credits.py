@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,3 +193,72 @@ def multi_burst_pair_cost(bursts: int, looks: str = "20x4",
 def gamma_pair_cost(looks: str = "20x4", costs: Mapping[str, Any] | None = None) -> float:
     """Credits of one INSAR_GAMMA pair."""
     return job_cost({"job_type": "INSAR_GAMMA", "job_parameters": {"looks": looks}}, costs)
+
+
+def combine(estimates: Iterable[CreditEstimate], stack: str | None = None) -> CreditEstimate:
+    """One estimate for several stacks' jobs (what a pipeline run submits in all)."""
+    parts = list(estimates)
+    prices: Counter[float] = Counter()
+    for part in parts:
+        prices.update(part.prices)
+    types = Counter(p.job_type for p in parts if p.jobs)
+    looks = Counter(p.looks for p in parts if p.jobs)
+    bursts = Counter(p.bursts for p in parts if p.jobs)
+    return CreditEstimate(
+        job_type=types.most_common(1)[0][0] if types else "",
+        jobs=sum(p.jobs for p in parts), credits=float(sum(p.credits for p in parts)),
+        looks=looks.most_common(1)[0][0] if looks else None,
+        bursts=bursts.most_common(1)[0][0] if bursts else None, prices=dict(prices),
+        source=FROM_HYP3 if parts and all(p.source == FROM_HYP3 for p in parts) else BUNDLED,
+        stack=stack or ", ".join(str(p.stack) for p in parts if p.jobs) or None)
+
+
+def estimate_from_dict(data: Mapping[str, Any]) -> CreditEstimate:
+    """A `CreditEstimate` back from its `to_dict()` (what a Prefect task returns)."""
+    return CreditEstimate(job_type=str(data.get("job_type") or ""), jobs=int(data["jobs"]),
+                          credits=float(data["credits"]), looks=data.get("looks"),
+                          bursts=data.get("bursts"),
+                          prices={float(k): int(v) for k, v in (data.get("prices") or {}).items()},
+                          source=str(data.get("source") or BUNDLED), stack=data.get("stack"))
+
+
+def product_costs(stacks_by_product: Mapping[str, Mapping[Any, Sequence[Any]]],
+                  looks: str = "20x4", pairs_per_date: int = 3,
+                  costs: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Credits per pair and per new date (`pairs_per_date` pairs each) of the stacks each
+    product finds over an AOI: "S1_SLC" stacks are INSAR_GAMMA frames, "S1_Burst" stacks
+    multi-burst groups (priced by their bursts per date). A product whose job type does not
+    take `looks` (INSAR_GAMMA has no 5x1) gets None."""
+    from insarhub.search.multiburst import is_burst, stack_cells
+
+    out: dict[str, dict[str, Any]] = {}
+    for product, stacks in stacks_by_product.items():
+        per_stack: dict[str, float | None] = {}
+        for key, products in stacks.items():
+            if product == "S1_SLC":
+                allowed = looks in (bundled_costs()["INSAR_GAMMA"].get("cost_table") or {})
+                per_stack[str(key)] = gamma_pair_cost(looks, costs) if allowed else None
+            else:
+                bursts = len(stack_cells(products)) if products and is_burst(products[0]) else 1
+                per_stack[str(key)] = multi_burst_pair_cost(bursts, looks, costs)
+        known = [c for c in per_stack.values() if c is not None]
+        per_pair = float(sum(known)) if known and len(known) == len(per_stack) else None
+        out[product] = {"stacks": len(stacks), "credits_per_pair_by_stack": per_stack,
+                        "credits_per_pair": per_pair,
+                        "credits_per_new_date": None if per_pair is None
+                        else per_pair * pairs_per_date}
+    return out
+
+
+def cheapest_product(costs_by_product: Mapping[str, Mapping[str, Any]]) -> str:
+    """The product whose stacks cost least per new date (bursts on a tie: ASF's preferred
+    path); products that found no stack are not candidates."""
+    candidates = [(float(c["credits_per_new_date"]), 0 if p == "S1_Burst" else 1, p)
+                  for p, c in costs_by_product.items()
+                  if c.get("stacks") and c.get("credits_per_new_date") is not None]
+    if not candidates:
+        from insarhub.errors import SearchError
+
+        raise SearchError("product='auto': neither SLC frames nor bursts cover the AOI in the "
+                          "dates asked; widen the dates or the AOI")
+    return min(candidates)[2]

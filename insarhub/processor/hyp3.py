@@ -237,13 +237,19 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
                                               acquisition_date(r.reference), -r.pair_id),
                       reverse=True)
 
-    def estimate(self, costs: Mapping[str, Any] | None = None) -> CreditEstimate:
-        """The credits the queued jobs will cost: HyP3's `/costs` table when it answers (or
-        `costs` given), the bundled job-spec table otherwise. No HyP3 call for an empty queue."""
-        queued = self.queued()
-        if costs is None and queued:
+    def estimate(self, pairs: Any = None, costs: Mapping[str, Any] | None = None
+                 ) -> CreditEstimate:
+        """The credits the queued jobs, and `pairs` not in the ledger yet (not queued by this
+        call), will cost: HyP3's `/costs` table when it answers (or `costs` given), the
+        bundled job-spec table otherwise. No HyP3 call when there is nothing to price."""
+        requests = [r.request for r in self.queued()]
+        if pairs is not None:
+            known = set(self.ledger.pairs(include_dropped=True))
+            requests += [self.prepare(r, s).request
+                         for r, s in normalize_pairs(pairs, self.job_type)[0] if (r, s) not in known]
+        if costs is None and requests:
             costs = self._costs()
-        return estimate_jobs((r.request for r in queued), costs,
+        return estimate_jobs(requests, costs,
                              stack=self.ledger.get_meta("stack") or self.workdir.name)
 
     def _costs(self) -> Mapping[str, Any] | None:
