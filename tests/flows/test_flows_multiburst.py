@@ -85,3 +85,33 @@ def test_product_auto_takes_the_cheaper_multi_burst_stacks(sandbox_user: Sandbox
     assert rows["S1_Burst"]["chosen"] and not rows["S1_SLC"]["chosen"]
     assert rows["S1_Burst"]["credits per pair"] < rows["S1_SLC"]["credits per pair"]
     assert sandbox_user.jobs() == []
+
+
+def test_monitoring_with_product_auto_keeps_a_burst_stack_current(
+        flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
+    from flows.monitor import monitor_aoi
+    from insarhub.monitoring import MonitorConfig, acquisition_date, chosen_product
+
+    config = MonitorConfig.from_dict({
+        "name": "utah-bursts", "aoi": AOI, "product": "auto", "stack": 100,
+        "start": "2020-01-01", "workdir": str(tmp_path / "utah-bursts"),
+        "network": {"max_degree": 5}, "new_date_pairs": 2, "max_credits": 100,
+        "wait": {"poll_interval_s": 0.5, "timeout_s": 180}, "schedule": {"active": False}})
+    path = tmp_path / "utah-bursts.yaml"
+    config.to_yaml(path)
+
+    first = monitor_aoi(str(path))
+    assert first["status"] == "updated" and first["stack"] == STACK
+    assert chosen_product(config.workdir) == "S1_Burst"
+    assert first["timeseries"]["dates"] == ["20200102", "20200114", "20200126", "20200207"]
+    jobs_1, credits_1 = sandbox_user.jobs(), sandbox_user.credits()
+    assert {j["job_type"] for j in jobs_1} == {"INSAR_ISCE_MULTI_BURST"}
+
+    flow_sandbox.admin.advance(12)  # 2020-02-19 appears
+    second = monitor_aoi(str(path))
+    assert second["status"] == "updated"
+    assert [acquisition_date(n).isoformat() for n in second["new_dates"]] == ["2020-02-19"]
+    assert second["pairs_submitted"] == 2  # the new date and its 2 predecessors
+    assert len(sandbox_user.jobs()) == len(jobs_1) + 2
+    assert sandbox_user.credits() == credits_1 - 2 * 5  # 6 bursts: 5 credits a pair
+    assert second["timeseries"]["dates"][-1] == "20200219"
