@@ -130,11 +130,10 @@ def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
     logger = get_run_logger()
     workdir = str(config.workdir)
     product = _product(config)
+    wanted: list[int] | str | None = (list(config.stack) if isinstance(config.stack, tuple)
+                                      else config.stack if isinstance(config.stack, str) else None)
     stacks = search_scenes.with_options(refresh_cache=True)(
-        config.aoi, config.start.isoformat(), None, product,
-        list(config.stack) if isinstance(config.stack, tuple) else
-        None if config.orbit is not None else config.stack,
-        catalog=settings.asf_url())
+        config.aoi, config.start.isoformat(), None, product, wanted, catalog=settings.asf_url())
     if config.orbit is not None:  # the stack of that relative orbit (the first, if split)
         stacks = [s for s in stacks if s["name"].startswith(f"p{config.orbit}_")][:1]
     result: dict[str, Any] = {"aoi": config.name, "new_dates": [], "pairs_submitted": 0}
