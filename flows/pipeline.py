@@ -172,13 +172,14 @@ def _schedule_follow_up(delay_s: float, waiting: list[str]) -> None:
 
 
 def summary_markdown(result: dict[str, Any]) -> str:
-    lines = ["# InSAR pipeline", "", "| stack | scenes | pairs | dates | velocity (mm/yr) | "
-             "products |", "|---|---|---|---|---|---|"]
+    lines = ["# InSAR pipeline", "", "| stack | scenes | pairs | HyP3 credits | dates | "
+             "velocity (mm/yr) | products |", "|---|---|---|---|---|---|---|"]
     for name, stack in result["stacks"].items():
         ts = stack.get("timeseries") or {}
         velocity = ts.get("velocity_mm_yr")
+        credits = (stack.get("interferograms") or {}).get("credits") or {}
         lines.append(f"| {name} | {stack['scenes']} | {stack['pairs']} | "
-                     f"{len(ts.get('dates', []))} | "
+                     f"{credits.get('line', '-')} | {len(ts.get('dates', []))} | "
                      f"{f'{velocity[0]} .. {velocity[1]}' if velocity else '-'} | "
                      f"{len(stack.get('products') or {})} |")
     if result["waiting"]:
