@@ -138,6 +138,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         self.max_workers = max(1, int(max_workers))
         self.batch_size = batch_size
         self.retry_policy = retry_policy or RetryPolicy()
+        self.last_estimate: CreditEstimate | None = None  # of the last submit()
         self._client = client
         self.ledger = Ledger(self.workdir / DB_NAME)
         if saved is not None:

@@ -31,11 +31,14 @@ def latest_artifact(key: str) -> Any:
     return json.loads(data) if isinstance(data, str) and data[:1] in "[{" else data
 
 
-def test_pipeline_on_a_multi_burst_stack_runs_to_products(sandbox_user: SandboxUser,
-                                                          tmp_path: Path) -> None:
+def test_a_burst_stack_through_the_pipeline_then_a_monitoring_cycle(
+        flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
+    from flows.monitor import monitor_aoi
+    from insarhub.monitoring import MonitorConfig, acquisition_date, chosen_product
+
     before = sandbox_user.credits()
     state = insar_pipeline(aoi=AOI, start="2020-01-01", path_frame=STACK, product="S1_Burst",
-                           workdir=str(tmp_path / "work"), network={"max_degree": 3},
+                           workdir=str(tmp_path / "work"), network={"max_degree": 5},
                            poll_interval_s=0.5, wait_timeout_s=180, max_credits=100,
                            return_state=True)
     assert state.is_completed(), state.message
@@ -58,6 +61,25 @@ def test_pipeline_on_a_multi_burst_stack_runs_to_products(sandbox_user: SandboxU
     # MintPy ran on the multi-burst products
     assert stack["timeseries"]["dates"] == ["20200102", "20200114", "20200126", "20200207"]
     assert Path(stack["products"]["velocity.tif"]).is_file()
+
+    # the AOI then monitored with product "auto" on orbit 100: bursts are the cheaper product
+    config = MonitorConfig.from_dict({
+        "name": "utah-bursts", "aoi": AOI, "product": "auto", "stack": 100,
+        "start": "2020-01-01", "workdir": str(tmp_path / "work"),
+        "network": {"max_degree": 5}, "new_date_pairs": 2, "max_credits": 100,
+        "wait": {"poll_interval_s": 0.5, "timeout_s": 180}, "schedule": {"active": False}})
+    path = tmp_path / "utah-bursts.yaml"
+    config.to_yaml(path)
+    flow_sandbox.admin.advance(12)  # 2020-02-19 appears
+    credits_1 = sandbox_user.credits()
+    cycle = monitor_aoi(str(path))
+    assert chosen_product(config.workdir) == "S1_Burst"
+    assert cycle["status"] == "updated" and cycle["stack"] == STACK
+    assert [acquisition_date(n).isoformat() for n in cycle["new_dates"]] == ["2020-02-19"]
+    assert cycle["pairs_submitted"] == 2  # the new date and its 2 predecessors
+    assert len(sandbox_user.jobs()) == len(jobs) + 2
+    assert sandbox_user.credits() == credits_1 - 2 * 5  # 6 bursts: 5 credits a pair
+    assert cycle["timeseries"]["dates"][-1] == "20200219"
 
 
 def test_max_credits_stops_the_pipeline_before_any_submission(sandbox_user: SandboxUser,
@@ -86,32 +108,3 @@ def test_product_auto_takes_the_cheaper_multi_burst_stacks(sandbox_user: Sandbox
     assert rows["S1_Burst"]["credits per pair"] < rows["S1_SLC"]["credits per pair"]
     assert sandbox_user.jobs() == []
 
-
-def test_monitoring_with_product_auto_keeps_a_burst_stack_current(
-        flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
-    from flows.monitor import monitor_aoi
-    from insarhub.monitoring import MonitorConfig, acquisition_date, chosen_product
-
-    config = MonitorConfig.from_dict({
-        "name": "utah-bursts", "aoi": AOI, "product": "auto", "stack": 100,
-        "start": "2020-01-01", "workdir": str(tmp_path / "utah-bursts"),
-        "network": {"max_degree": 5}, "new_date_pairs": 2, "max_credits": 100,
-        "wait": {"poll_interval_s": 0.5, "timeout_s": 180}, "schedule": {"active": False}})
-    path = tmp_path / "utah-bursts.yaml"
-    config.to_yaml(path)
-
-    first = monitor_aoi(str(path))
-    assert first["status"] == "updated" and first["stack"] == STACK
-    assert chosen_product(config.workdir) == "S1_Burst"
-    assert first["timeseries"]["dates"] == ["20200102", "20200114", "20200126", "20200207"]
-    jobs_1, credits_1 = sandbox_user.jobs(), sandbox_user.credits()
-    assert {j["job_type"] for j in jobs_1} == {"INSAR_ISCE_MULTI_BURST"}
-
-    flow_sandbox.admin.advance(12)  # 2020-02-19 appears
-    second = monitor_aoi(str(path))
-    assert second["status"] == "updated"
-    assert [acquisition_date(n).isoformat() for n in second["new_dates"]] == ["2020-02-19"]
-    assert second["pairs_submitted"] == 2  # the new date and its 2 predecessors
-    assert len(sandbox_user.jobs()) == len(jobs_1) + 2
-    assert sandbox_user.credits() == credits_1 - 2 * 5  # 6 bursts: 5 credits a pair
-    assert second["timeseries"]["dates"][-1] == "20200219"
