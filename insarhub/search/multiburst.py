@@ -213,7 +213,7 @@ def group_bursts(products: Iterable[Any]) -> MultiBurstGroups:
 
 def _group_path(path: int, products: list[Any], result: MultiBurstGroups) -> None:
     per_date: dict[date, dict[Cell, Any]] = {}
-    for product in sorted(products, key=lambda p: str(p.properties["sceneName"])):
+    for product in sorted(products, key=_preference):
         cells = per_date.setdefault(burst_date(product), {})
         cells.setdefault(burst_cell(product)[1], product)  # one granule per burst and date
     counts: dict[Cell, int] = {}
@@ -252,6 +252,12 @@ def _group_path(path: int, products: list[Any], result: MultiBurstGroups) -> Non
         if missing:
             log.warning("%s: %d date(s) lack a burst of the set and are left out: %s", key,
                         len(missing), ", ".join(list(missing)[:5]))
+
+
+def _preference(product: Any) -> tuple[bool, str]:
+    """Which granule of a burst and date to use: co-polarised (VV/HH) first, then by name."""
+    polarization = str(product.properties.get("polarization") or "")[:2].upper()
+    return polarization not in ("VV", "HH"), str(product.properties["sceneName"])
 
 
 def complete_dates(key: str, products: Sequence[Any]) -> tuple[list[Any], dict[str, list[str]]]:
