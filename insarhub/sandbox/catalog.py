@@ -12,8 +12,10 @@ Routes (registered on the sandbox router):
 - `GET /_sandbox/files/log`: the file requests served so far (path, Range, status), for tests.
 
 Content: the recorded ASF stacks shipped in `insarhub/sandbox/data/` (Fairbanks SLCs, burst
-174_372326_IW3) and the generated Utah stacks. Scenes acquired after the sandbox clock's "now"
-are hidden until the clock passes them.
+174_372326_IW3), the generated Utah stacks and their bursts (`catalog_bursts`: VV and VH, three
+swaths, ESA burst IDs; ~48,000 granules, built on the first query that may want bursts and
+served as collection SENTINEL-1_BURSTS). Scenes acquired after the sandbox clock's "now" are
+hidden until the clock passes them.
 """
 
 from __future__ import annotations

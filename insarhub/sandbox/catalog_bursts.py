@@ -70,10 +70,6 @@ class BurstCell:
     def full_id(self) -> str:
         return f"{self.path:03d}_{self.relative_id:06d}_IW{self.swath}"
 
-    @property
-    def first_line(self) -> float:
-        return self.anx_time + LEAD
-
 
 @dataclass(frozen=True)
 class GeneratedBurst:
@@ -98,13 +94,11 @@ class GeneratedBurst:
 
     @property
     def name(self) -> str:
-        return (f"S1_{self.cell.relative_id:06d}_IW{self.cell.swath}_{self.azimuth_time:%Y%m%dT%H%M%S}"
-                f"_{self.polarization}_{self.parent.name[-4:]}-BURST")
+        return burst_name(self.cell, self.azimuth_time, self.polarization, self.parent.name)
 
     @property
     def absolute_id(self) -> int:
-        return 1 + math.floor(((self.parent.absolute_orbit - 1) * T_ORB + self.cell.anx_time - T_PRE)
-                              / T_BEAM)
+        return absolute_burst_id(self.parent.absolute_orbit, self.cell.anx_time)
 
     def state_vectors(self) -> tuple[tuple[datetime, datetime], tuple[Vector, ...], tuple[Vector, ...]]:
         """(times, positions, velocities) around the burst, like ASF's burst records."""
@@ -119,6 +113,17 @@ class GeneratedBurst:
 def relative_burst_id(path: int, anx_time: float) -> int:
     """ESA's relative burst ID of a burst whose azimuth time is `anx_time` s after the ANX."""
     return 1 + math.floor(((path - 1) * T_ORB + anx_time - T_PRE) / T_BEAM)
+
+
+def absolute_burst_id(absolute_orbit: int, anx_time: float) -> int:
+    """ESA's absolute burst ID: bursts counted from the first orbit."""
+    return 1 + math.floor(((absolute_orbit - 1) * T_ORB + anx_time - T_PRE) / T_BEAM)
+
+
+def burst_name(cell: BurstCell, azimuth_time: datetime, polarization: str, slc_name: str) -> str:
+    """ASF's burst granule name, e.g. `S1_213494_IW2_20200114T133510_VV_942E-BURST`."""
+    return (f"S1_{cell.relative_id:06d}_IW{cell.swath}_{azimuth_time:%Y%m%dT%H%M%S}"
+            f"_{polarization}_{slc_name[-4:]}-BURST")
 
 
 def _anx_time(path: int, relative_id: int, swath: int) -> float:
@@ -191,8 +196,7 @@ class BurstTable:
             return np.array(values, dtype=object)[self.scene_of]
 
         n = len(self)
-        absolute = [1 + math.floor(((self.scenes[s].absolute_orbit - 1) * T_ORB
-                                    + self.cells[c].anx_time - T_PRE) / T_BEAM)
+        absolute = [absolute_burst_id(self.scenes[s].absolute_orbit, self.cells[c].anx_time)
                     for s, c in zip(self.scene_of, self.cell_of, strict=True)]
         return {
             "ASCENDING_DESCENDING": per_scene([s.direction for s in self.scenes]),
@@ -245,14 +249,13 @@ def generate_bursts(stacks: tuple[StackSpec, ...] = UTAH_STACKS) -> BurstTable:
                 cell_index[cell] = len(cells)
                 cells.append(cell)
             azimuth = scene.node_time + timedelta(seconds=cell.anx_time)
-            stem = f"S1_{cell.relative_id:06d}_IW{cell.swath}_{azimuth:%Y%m%dT%H%M%S}_"
             for pol_index, pol in enumerate(POLARIZATIONS):
                 cell_of.append(cell_index[cell])
                 scene_of.append(scene_index[scene.name])
                 pol_of.append(pol_index)
                 index_of.append(index)
                 start_ts.append(azimuth.timestamp() + LEAD)
-                names.append(f"{stem}{pol}_{scene.name[-4:]}-BURST")
+                names.append(burst_name(cell, azimuth, pol, scene.name))
     start = np.array(start_ts)
     stop = start + DURATION
     order = np.lexsort((np.array(names, dtype=object), -np.round(stop, 6)))

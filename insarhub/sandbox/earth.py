@@ -42,7 +42,7 @@ from shapely.geometry import Point
 from insarhub.errors import SandboxError
 from insarhub.sandbox import earth_format as fmt
 from insarhub.sandbox.earth_format import GeoGrid, Layer, PairGeometry, product_name
-from insarhub.sandbox.earth_multiburst import clip_to_footprint
+from insarhub.sandbox.earth_multiburst import burst_anchor, clip_to_footprint
 from insarhub.sandbox.records import SceneRecord
 
 __all__ = ["DEFAULT_SITES", "WAVELENGTH", "SimulatedEarth", "make_scenes", "product_name",
@@ -241,6 +241,9 @@ class SimulatedEarth:
         for lon, lat in self.sites:
             if footprint.buffer(-0.02).contains(Point(lon, lat)):
                 return lon, lat
+        near = burst_anchor(scene, footprint, self.sites)  # bursts beside a site: their nearest part
+        if near is not None:
+            return near
         centroid = footprint.centroid
         return round(centroid.x, 1), round(centroid.y, 1)
 

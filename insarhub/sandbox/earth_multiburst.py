@@ -21,6 +21,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely import wkt as shapely_wkt
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
 
 from insarhub.errors import SandboxError
 from insarhub.sandbox.earth_format import PIXEL_SPACING, GeoGrid, Layer, polarization_of
@@ -76,7 +79,8 @@ def group_record(records: Sequence[SceneRecord]) -> SceneRecord:
 
 def product_name(reference: SceneRecord, secondary: SceneRecord, looks: str, suffix: str) -> str:
     """`S1_100_000000s1n00-213524s2n03-213525s3n03_IW_20200102_20200114_VV_INT80_ABCD`."""
-    return (f"S1_{reference.stack_key}_IW_{reference.start:%Y%m%d}_{secondary.start:%Y%m%d}"
+    key = group_key(reference.path, burst_names(reference))  # refuses sides that are not bursts
+    return (f"S1_{key}_IW_{reference.start:%Y%m%d}_{secondary.start:%Y%m%d}"
             f"_{polarization_of(reference)}_INT{PIXEL_SPACING[looks]}_{suffix}")
 
 
@@ -85,9 +89,32 @@ def granule_list(group: SceneRecord) -> str:
     return ", ".join(burst_names(group))
 
 
+def burst_anchor(scene: SceneRecord, footprint: BaseGeometry, sites: Sequence[tuple[float, float]],
+                 reach_deg: float = 0.5) -> tuple[float, float] | None:
+    """Where to centre the simulated Earth for bursts that miss every site but lie beside one.
+
+    Bursts tile an AOI in pieces (single-burst stacks, burst groups along the track); a piece
+    that misses the site of interest is simulated on its part nearest to the site (0.02 deg
+    inside its edge), so its products still overlap the AOI. None for SLCs or far bursts.
+    """
+    if scene.processing_level != "BURST":
+        return None
+    inner = footprint.buffer(-0.02)
+    if inner.is_empty:
+        return None
+    for lon, lat in sites:
+        site = Point(lon, lat)
+        if inner.distance(site) <= reach_deg:
+            point = nearest_points(inner, site)[0]
+            return round(point.x, 4), round(point.y, 4)
+    return None
+
+
 def clip_to_footprint(layers: Mapping[str, Layer], grid: GeoGrid, reference: SceneRecord,
                       secondary: SceneRecord) -> tuple[dict[str, Layer], GeoGrid]:
     """Blank every pixel outside both sides' burst footprints and crop the grid to the rest."""
+    for side in (reference, secondary):
+        swath_tokens(burst_names(side))  # refuses sides that are not bursts
     x = grid.x0 + (np.arange(grid.width) + 0.5) * grid.spacing
     y = grid.y0 - (np.arange(grid.length) + 0.5) * grid.spacing
     xx, yy = np.meshgrid(x, y)

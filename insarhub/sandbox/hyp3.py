@@ -18,7 +18,9 @@ Users: every distinct bearer token is its own user (a real Earthdata JWT maps to
 `SANDBOX_TOKEN` is the demo user `insarhub_sandbox`. Without a token: 401 in HyP3's problem
 format. Times: the API shows wall-clock times; moving the sandbox clock forward ages jobs by as
 much (so hyp3_sdk's own `Job.expired()` agrees with the server). See hyp3_jobs for the life cycle
-and hyp3_validate for what is refused.
+and hyp3_validate for what is refused. Job types: INSAR_GAMMA, INSAR_ISCE_BURST and
+INSAR_ISCE_MULTI_BURST (`hyp3_multiburst`; its products' truth is under the stack key of the
+burst set, e.g. `/_sandbox/truth/100_000000s1n00-213494s2n02-213494s3n02/`).
 """
 
 from __future__ import annotations
