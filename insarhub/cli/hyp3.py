@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from insarhub.errors import ConfigError
+from insarhub.errors import ConfigError, HyP3Error
 from insarhub.ledger import DB_NAME, Ledger
 
 PAIRS_FILE = "pairs.json"
@@ -136,7 +136,12 @@ def _submit(args: argparse.Namespace) -> int:
                                  name_prefix=args.name_prefix, batch_size=args.batch_size,
                                  **options)
     estimate = processor.estimate(pairs)  # priced before anything is queued or sent
+    try:
+        remaining = processor.client.user().get("remaining_credits") if estimate.jobs else None
+    except (HyP3Error, OSError):
+        remaining = None
     print(f"HyP3 credits: {estimate.line()}; a month has {MONTHLY_CREDITS:,}"
+          + (f", {float(remaining):g} remain" if remaining is not None else "")
           + (f", max_credits {args.max_credits:g}" if args.max_credits is not None else ""))
     if args.estimate:
         return 0

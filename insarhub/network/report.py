@@ -109,19 +109,29 @@ class NetworkReport:
         if self.kinds:
             lines.append("  pairs by kind: " + ", ".join(f"{k} {v}" for k, v in self.kinds.items()))
         for ref, sec, dt, bp, kind in self.bridges:
-            lines.append(f"  beyond thresholds ({kind}): {ref} -> {sec}  {dt} d, {bp:.0f} m")
+            lines.append(f"  beyond thresholds ({kind}): {short_name(ref)} -> {short_name(sec)}"
+                         f"  {dt} d, {bp:.0f} m")
         if self.degree_exceptions:
             lines.append("  above max_degree for connectivity: " + ", ".join(
-                f"{n} ({d})" for n, d in self.degree_exceptions.items()))
+                f"{short_name(n)} ({d})" for n, d in self.degree_exceptions.items()))
         if self.below_min_degree:
             lines.append(f"  below min_degree (no pair within thresholds): "
                          f"{len(self.below_min_degree)} date(s)")
         if self.left_out:
-            lines.append("  LEFT OUT (cannot be connected): " + ", ".join(self.left_out))
+            lines.append("  LEFT OUT (cannot be connected): "
+                         + ", ".join(short_name(n) for n in self.left_out))
         if self.duplicates:
             lines.append(f"  same-date scenes collapsed: {len(self.duplicates)}")
         lines.extend(f"  note: {note}" for note in self.notes if "left out" not in note)
         return "\n".join(lines)
+
+
+def short_name(name: str) -> str:
+    """A node name as people read it: a multi-burst date as 'YYYY-MM-DD (6 bursts)'."""
+    parts = split_name(name)
+    if len(parts) < 2:
+        return name
+    return f"{date_from_name(parts[0])} ({len(parts)} bursts)"
 
 
 def stack_label(key: Hashable | None) -> str:
