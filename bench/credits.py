@@ -40,6 +40,20 @@ BACKFILL = ("2017-03-01", "2022-02-28")  # 5 years of the seed stack
 PAIRS_PER_NEW_DATE = 3
 DAYS_PER_MONTH = 365.25 / 12
 LOOKS = ("20x4", "10x2")
+NOTES = {
+    "credits": "ASF's job-spec cost tables (the sandbox charges by the same tables; part 2 "
+               "checks credits_spent == credits_estimated)",
+    "aois_kept_current": "an AOI of the seed's size on one orbit, 3 new pairs per new date, "
+                         "12-day (S1A) or 6-day (S1A+S1C) revisit, 8,000 credits a month",
+    "backfill": "the pair network insarhub selects (max_degree 5) over 5 years of the seed "
+                "stack; months = credits / monthly allowance, rounded up",
+    "bytes_per_pair": "sizes HyP3 listed for the sandbox's products, rendered at grid_size "
+                      "pixels whatever the footprint: compare real products by pixels_at_80m "
+                      "(frame vs burst-group footprint)",
+    "mintpy_wall_s": "one fresh smallbaselineApp run on the sandbox products (same grid for "
+                     "both products, so about equal by construction), on a shared loaded "
+                     "2-core machine",
+}
 
 
 def _area_km2(products: list[Any]) -> float:
@@ -183,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pipelines", action="store_true", help="part 1 only")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    results: dict[str, Any] = {"catalog": part_catalog()}
+    results: dict[str, Any] = {"notes": NOTES, "catalog": part_catalog()}
     print(json.dumps(results["catalog"], indent=1), flush=True)
     if not args.skip_pipelines:
         results["pipelines"] = part_pipelines(args.grid, args.clock)
