@@ -22,11 +22,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from insarhub.credits import check_ceiling, combine, estimate_from_dict
 from insarhub.errors import HyP3Error
 from tasks import artifacts
 from tasks.common import artifact_key
 from tasks.hyp3 import (
     download_products,
+    estimate_credits,
     ledger_status,
     repair_network,
     retry_failed,
@@ -83,8 +85,13 @@ def hyp3_interferograms(
     retry_failures: bool = True,
     network: dict[str, Any] | None = None,
     label: str | None = None,
+    max_credits: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Make the interferograms of every stack on HyP3 and download them.
+
+    The credits of all stacks' queued jobs are estimated first (log and `credits-<stack>`
+    artifacts); above `max_credits` (all stacks together) nothing is submitted and
+    CreditCeilingError says what the network needs and how to lower it.
 
     Failed jobs are resubmitted (a few times a pair); pairs that keep failing are dropped
     and replaced by pairs that keep the network connected (`network`: the pair selection
@@ -97,11 +104,18 @@ def hyp3_interferograms(
     stack: the last status (counts, finished, succeeded), what was submitted, and `waiting: True` when the jobs outlived `timeout_s` (run again later).
     """
     logger = get_run_logger()
+    estimates = {s["stack"]: estimate_credits(s["stack"], processor_type, s["workdir"],
+                                              s.get("pairs") or [], options, max_credits)
+                 for s in stacks}
+    total = combine(estimate_from_dict(e) for e in estimates.values())
+    logger.info("HyP3 credits of this run: %s", total.line())
+    check_ceiling(total, max_credits)
     submitted = {s["stack"]: submit_pairs.submit(s["stack"], processor_type, s["workdir"],
                                                  s.get("pairs") or [], options)
                  for s in stacks}
     # a submission that failed for good raises its error here (credits, token, bad pairs)
-    results: dict[str, dict[str, Any]] = {name: {"submit": future.result()}
+    results: dict[str, dict[str, Any]] = {name: {"submit": future.result(),
+                                                 "credits": estimates[name]}
                                           for name, future in submitted.items()}
     workdirs = {s["stack"]: s["workdir"] for s in stacks}
     progress = artifacts.Progress(artifact_key(label, "hyp3-progress"),

@@ -32,10 +32,12 @@ from insarhub.monitoring import (
     MonitorConfig,
     anomaly_from_mintpy,
     aoi_lock,
+    chosen_product,
     enough_dates,
     find_config,
     new_acquisitions,
     processed_dates,
+    record_product,
     timeseries_file,
     timeseries_summary,
 )
@@ -204,10 +206,14 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None) -> dict[str, A
     logger = get_run_logger()
     workdir = str(config.workdir)
     label = config.name
+    product = _product(config)
+    wanted: list[int] | str | None = (list(config.stack) if isinstance(config.stack, tuple)
+                                      else config.stack if isinstance(config.stack, str) else None)
     stacks = search_scenes.with_options(refresh_cache=True)(
-        config.aoi, config.start.isoformat(), end.isoformat() if end else None, config.product,
-        list(config.stack) if isinstance(config.stack, tuple) else config.stack,
+        config.aoi, config.start.isoformat(), end.isoformat() if end else None, product, wanted,
         catalog=settings.asf_url())
+    if config.orbit is not None:  # the stack of that relative orbit (the first, if split)
+        stacks = [s for s in stacks if s["name"].startswith(f"p{config.orbit}_")][:1]
     result: dict[str, Any] = {"aoi": config.name, "new_dates": [], "pairs_submitted": 0}
     if not stacks:
         logger.warning("%s: no scenes in stack %s since %s", config.name, config.stack,
@@ -235,7 +241,7 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None) -> dict[str, A
                   new_dates=[n for n in new], pairs_submitted=len(pairs))
     logger.info("%s: %d scenes, %d new since the last processed date, %d pairs to submit",
                 config.name, len(names), len(new), len(pairs))
-    status = _interferograms(config, stack["name"], stack_dir, pairs)
+    status = _interferograms(config, stack["name"], stack_dir, pairs, product)
     result["interferograms"] = status
     if status.get("waiting"):
         return {**result, "status": "waiting"}
@@ -261,13 +267,31 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None) -> dict[str, A
 
 def _scene_names(stack: dict[str, Any]) -> list[str]:
     from insarhub.network.baselines import scene_name
+    from insarhub.search.multiburst import date_scenes
     from tasks.search import products_from_items
 
-    return [scene_name(p) for p in products_from_items(stack["scenes"])]
+    nodes = date_scenes(products_from_items(stack["scenes"]), str(stack["name"]))
+    return [scene_name(p) for p in nodes]  # a multi-burst date: its '+'-joined node name
+
+
+def _product(config: MonitorConfig) -> str:
+    """The configured product; `auto`: the choice kept from the first cycle, else made now."""
+    if config.product != "auto":
+        return config.product
+    known = chosen_product(config.workdir)
+    if known:
+        return known
+    from tasks.search import choose_product
+
+    product = choose_product(config.aoi, config.start.isoformat(), None,
+                             config.processor.get("looks", "20x4"), config.new_date_pairs,
+                             catalog=settings.asf_url())
+    record_product(config.workdir, product, {"orbit": config.orbit})
+    return product
 
 
 def _interferograms(config: MonitorConfig, stack: str, stack_dir: str,
-                    pairs: list[list[str]]) -> dict[str, Any]:
+                    pairs: list[list[str]], product: str) -> dict[str, Any]:
     job = [{"stack": stack, "workdir": stack_dir, "pairs": pairs}]
     if config.backend == "isce":
         from flows.interferograms import isce_interferograms
@@ -278,10 +302,10 @@ def _interferograms(config: MonitorConfig, stack: str, stack_dir: str,
     else:
         from flows.interferograms import hyp3_interferograms
 
-        out = hyp3_interferograms(job, PROCESSOR_FOR_PRODUCT[config.product], config.processor,
+        out = hyp3_interferograms(job, PROCESSOR_FOR_PRODUCT[product], config.processor,
                                   poll_interval_s=config.wait.poll_interval_s,
                                   timeout_s=config.wait.timeout_s, network=config.network,
-                                  label=config.name)
+                                  label=config.name, max_credits=config.max_credits)
     return dict(out[stack])
 
 

@@ -33,10 +33,10 @@ from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
 from tasks.mintpy import run_timeseries
 from tasks.network import network_figure, select_stack_pairs
 from tasks.products import make_stack_products, publish_stack_products
-from tasks.search import save_stacks, search_scenes
+from tasks.search import choose_product, save_stacks, search_scenes
 
 Backend = Literal["hyp3", "isce"]
-Product = Literal["S1_SLC", "S1_Burst"]
+Product = Literal["S1_SLC", "S1_Burst", "auto"]
 DEFAULT_NETWORK = NetworkOptions()
 DEFAULT_PROCESSOR = Hyp3Options()
 DEFAULT_MINTPY = MintPyOptions()
@@ -65,6 +65,7 @@ def insar_pipeline(
     publish: PublishOptions | None = None,
     resume_after_s: float = 1800.0,
     name: str | None = None,
+    max_credits: float | None = None,
 ) -> dict[str, Any]:
     """Process an area end to end: search, stacks, pairs, interferograms, MintPy, products.
 
@@ -77,7 +78,9 @@ def insar_pipeline(
             ID; empty: process every stack that covers the AOI.
         backend: Where interferograms are made: hyp3 (ASF's cloud, costs credits) or isce
             (ISCE2 topsStack on the worker).
-        product: S1_SLC (full-frame INSAR_GAMMA jobs) or S1_Burst (INSAR_ISCE_BURST jobs).
+        product: S1_SLC (full-frame INSAR_GAMMA jobs), S1_Burst (INSAR_ISCE_MULTI_BURST
+            jobs on the AOI's burst groups) or auto (the one whose stacks cost the fewest
+            HyP3 credits per new date).
         workdir: Folder on the worker that holds one subfolder per stack (ledger, products).
         network: How pairs are chosen (a connected small-baseline network per stack).
         processor: Options of the interferogram backend: HyP3 job options (backend hyp3)
@@ -93,6 +96,9 @@ def insar_pipeline(
         resume_after_s: Delay of that follow-up run (seconds); nothing is redone.
         name: Short name of this AOI in artifact keys and titles (letters, digits, dashes);
             empty: the workdir's folder name.
+        max_credits: HyP3 credit ceiling of this run; above it nothing is submitted. The
+            credits are estimated, logged and shown as `credits` artifacts before any
+            submission; empty: only the account's remaining credits limit it.
 
     Returns:
         What was made, per stack: folder, scenes, pairs, interferograms, time series and
@@ -106,6 +112,13 @@ def insar_pipeline(
     point_list = point_tuples(points)
     publish_opts: PublishOptions | None = as_model(PublishOptions, publish)
     start_text, end_text = str(_iso(start)), _iso(end)
+    if product == "auto":
+        if path_frame is not None:
+            raise ConfigError("product='auto' chooses among every stack over the AOI; with "
+                              f"path_frame={path_frame!r} give product='S1_SLC' or 'S1_Burst'")
+        product = cast(Product, choose_product(aoi, start_text, end_text,
+                                               (processor_opts or {}).get("looks", "20x4"),
+                                               catalog=settings.asf_url()))
     stacks = search_scenes(aoi, start_text, end_text, product, path_frame,
                            catalog=settings.asf_url())
     if not stacks:
@@ -123,7 +136,8 @@ def insar_pipeline(
                                f"needs at least 2 dates: widen start={start_text} / "
                                f"end={end_text}")
     interferograms = make_interferograms(jobs, backend, product, processor_opts, aoi,
-                                         poll_interval_s, wait_timeout_s, network_opts, label)
+                                         poll_interval_s, wait_timeout_s, network_opts, label,
+                                         max_credits)
     waiting = [s["stack"] for s in jobs if interferograms[s["stack"]].get("waiting")]
     too_few = [s["stack"] for s in jobs if not enough_dates((p[0], p[1]) for p in s["pairs"])]
     if too_few:
@@ -147,6 +161,7 @@ def insar_pipeline(
         _schedule_follow_up(resume_after_s, waiting)
     result = {
         "workdir": workdir,
+        "product": product,
         "stacks": {n["stack"]: {
             "folder": folders[n["stack"]],
             "scenes": len(next(s["scenes"] for s in stacks if s["name"] == n["stack"])),
@@ -168,7 +183,8 @@ def insar_pipeline(
 def make_interferograms(jobs: list[dict[str, Any]], backend: str, product: str,
                         processor: dict[str, Any] | None, aoi: Any, poll_interval_s: float,
                         wait_timeout_s: float, network: dict[str, Any] | None = None,
-                        label: str | None = None) -> dict[str, dict[str, Any]]:
+                        label: str | None = None, max_credits: float | None = None
+                        ) -> dict[str, dict[str, Any]]:
     """The interferogram subflow of the chosen backend."""
     if not jobs:
         return {}
@@ -182,7 +198,7 @@ def make_interferograms(jobs: list[dict[str, Any]], backend: str, product: str,
 
     return hyp3_interferograms(jobs, PROCESSOR_FOR_PRODUCT[product], processor,
                                poll_interval_s=poll_interval_s, timeout_s=wait_timeout_s,
-                               network=network, label=label)
+                               network=network, label=label, max_credits=max_credits)
 
 
 def _schedule_follow_up(delay_s: float, waiting: list[str]) -> None:
@@ -221,15 +237,16 @@ def mintpy_template(mintpy: Any) -> dict[str, Any] | None:
 
 def summary_markdown(result: dict[str, Any], label: str = "") -> str:
     lines = [f"# InSAR pipeline{f': {label}' if label else ''}", "",
-             "| stack | scenes | pairs | dates | velocity (mm/yr) | products (artifact) |",
-             "|---|---|---|---|---|---|"]
+             "| stack | scenes | pairs | HyP3 credits | dates | velocity (mm/yr) | "
+             "products (artifact) |", "|---|---|---|---|---|---|---|"]
     for name, stack in result["stacks"].items():
         ts = stack.get("timeseries") or {}
         velocity = ts.get("velocity_mm_yr")
+        credits = (stack.get("interferograms") or {}).get("credits") or {}
         made = len(stack.get("products") or {})
         page = f"{made} (`{artifact_key(label, name, 'products')}`)" if made else "-"
         lines.append(f"| {name} | {stack['scenes']} | {stack['pairs']} | "
-                     f"{len(ts.get('dates', []))} | "
+                     f"{credits.get('line', '-')} | {len(ts.get('dates', []))} | "
                      f"{f'{velocity[0]} .. {velocity[1]}' if velocity else '-'} | "
                      f"{page} |")
     if result["waiting"]:

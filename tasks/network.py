@@ -44,9 +44,10 @@ def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequen
     """
     from insarhub.network.baselines import scene_name
     from insarhub.network.update import extend_pairs
+    from insarhub.search.multiburst import date_scenes
 
     logger = get_run_logger()
-    products = products_from_items(stack["scenes"])
+    products = date_scenes(products_from_items(stack["scenes"]), str(stack["name"]))
     wanted = set(new_scenes)
     old = [p for p in products if scene_name(p) not in wanted]
     new = [p for p in products if scene_name(p) in wanted]

@@ -90,6 +90,7 @@ def stack_folders(workdir: Path) -> list[Path]:
 
 def _pairs(args: argparse.Namespace) -> int:
     from insarhub.network import select_pairs, stack_key
+    from insarhub.search.multiburst import is_multi_key
     from insarhub.search.persist import load_stack
 
     folders = stack_folders(args.workdir)
@@ -97,7 +98,7 @@ def _pairs(args: argparse.Namespace) -> int:
     where: dict[Any, Path] = {}
     for folder in folders:
         products = load_stack(folder)
-        key = stack_key(products[0]) if products else folder.name
+        key = folder.name if is_multi_key(folder.name) or not products else stack_key(products[0])
         stacks[key] = products
         where[key] = folder
     result = select_pairs(stacks, **_options(args))

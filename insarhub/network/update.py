@@ -31,6 +31,7 @@ from insarhub.network.selection import (
     component_labels,
     resolve_pairs,
 )
+from insarhub.search.multiburst import date_scenes
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,10 @@ class NetworkUpdate:
 
 
 def stack_key(product: Any) -> Hashable:
-    """The stack a product belongs to: full burst ID for bursts, else (path, frame)."""
+    """The stack a product belongs to: the multi-burst key of a multi-burst date, the full
+    burst ID for bursts, else (path, frame)."""
+    if getattr(product, "key", None):
+        return str(product.key)
     burst = product.properties.get("burst") or {}
     if burst.get("fullBurstID"):
         return str(burst["fullBurstID"])
@@ -70,6 +74,7 @@ def extend_pairs(existing_pairs: Iterable[Pair], scenes: Sequence[Any],
     `select_pairs`.
     """
     opts = PairOptions.from_kwargs(n_nearest=n_nearest, **options)
+    scenes, new_scenes = date_scenes(list(scenes)), date_scenes(list(new_scenes))
     old_names = {scene_name(p) for p in scenes}
     products = list(scenes) + [p for p in new_scenes if scene_name(p) not in old_names]
     key = stack_key(products[0]) if products else None
@@ -118,7 +123,7 @@ def repair_pairs(pairs: Iterable[Pair], scenes: Sequence[Any], failed: Iterable[
     Dates that appear in several failed pairs cost more, so replacements avoid them.
     """
     opts = PairOptions.from_kwargs(**options)
-    products = list(scenes)
+    products = date_scenes(list(scenes))
     key = stack_key(products[0]) if products else None
     sb = stack_baselines(products, key)
     update = NetworkUpdate(key)

@@ -345,10 +345,10 @@ def test_burst_pairs_end_to_end(hyp3_user: Hyp3User, tmp_path: Path, burst_scene
     wait_done(p)
     products = p.download(progress=False)
     assert len(products) == 3
-    for folder in products:
-        assert folder.name.startswith("S1_372326_IW3_")
+    for folder in products:  # one burst, sent as a one-burst INSAR_ISCE_MULTI_BURST job
+        assert folder.name.startswith("S1_174_000000s1n00-000000s2n00-372326s3n01_IW_")
         assert (folder / f"{folder.name}_unw_phase.tif").is_file()
-    with pytest.raises(Exception, match="holds INSAR_ISCE_BURST jobs"):
+    with pytest.raises(Exception, match="holds INSAR_ISCE_MULTI_BURST jobs"):
         processor("Hyp3_S1", workdir=p.workdir)
 
 
