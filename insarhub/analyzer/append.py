@@ -71,7 +71,7 @@ def append_dates(mintpy_dir: Path, template_file: Path, log_file: Path, plan: Up
     """Append `plan.new_pairs` / `plan.new_dates`; `load_options(folder)` gives the
     mintpy.load.* keys that load only the new pairs (links made in `folder`)."""
     result = AppendResult()
-    journal = AppendJournal(mintpy_dir)
+    journal = AppendJournal(mintpy_dir, on_move=lambda name: checkpoint(f"moved {name}"))
     stack_file = mintpy_dir / STACK
     old_pairs = _stack_pairs(stack_file)
     staging = journal.begin(len(old_pairs))
@@ -113,7 +113,8 @@ def append_dates(mintpy_dir: Path, template_file: Path, log_file: Path, plan: Up
     started = time.perf_counter()
     write_state(staging / STATE_NAME, state)
     files = [name for name in STAGED if (staging / name).exists()]
-    journal.commit(files)
+    journal.mark_commit(files)
+    journal.move(files)
     result.steps["commit"] = time.perf_counter() - started
     return result
 

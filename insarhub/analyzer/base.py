@@ -287,7 +287,7 @@ class BaseAnalyzer(ABC):
         previous = read_state(self.mintpy_dir)
         if plan.mode == "append":
             record = state_record(previous, plan, options, self._date_count() + len(plan.new_dates),
-                                  len(self.inputs.pairs))
+                                  len(self.inputs.pairs), self.mintpy_dir)
             result = append_dates(self.mintpy_dir, self.template_file, self.log_file, plan,
                                   lambda folder: self.append_load_options(plan.new_pairs, folder), record,
                                   series_chain(options))
@@ -300,7 +300,8 @@ class BaseAnalyzer(ABC):
             durations, peak = done.steps, done.peak_rss_mb
             if plan.mode == "full":
                 write_state(self.mintpy_dir / STATE_NAME,
-                            state_record(previous, plan, options, self._date_count(), len(self.inputs.pairs)))
+                            state_record(previous, plan, options, self._date_count(), len(self.inputs.pairs),
+                                         self.mintpy_dir))
         wall = time.perf_counter() - started
         self.last_run = RunReport(durations, wall, peak, self.log_file, plan.mode, plan.reason)
         log.info("%s run of the time series in %.1f s (peak memory %s MB)", plan.mode, wall, peak)

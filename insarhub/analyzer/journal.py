@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,9 @@ STACK = Path("inputs") / "ifgramStack.h5"
 class AppendJournal:
     """The journal and staging folder of one MintPy work directory."""
 
-    def __init__(self, mintpy_dir: Path) -> None:
+    def __init__(self, mintpy_dir: Path, on_move: Callable[[str], None] | None = None) -> None:
         self.mintpy_dir = mintpy_dir
+        self.on_move = on_move  # called after each file is moved in (tests kill the process there)
         self.path = mintpy_dir / JOURNAL_NAME
         self.staging = mintpy_dir / STAGING_NAME
 
@@ -61,18 +62,18 @@ class AppendJournal:
         self._write({"state": "staging", "pairs": old_pairs})
         return self.staging
 
-    def commit(self, files: Sequence[str]) -> None:
-        """Every staged file is complete: move them in place (relative names under staging)."""
+    def mark_commit(self, files: Sequence[str]) -> None:
+        """Every staged file is complete: from now on the append is finished, not undone."""
         self._write({"state": "commit", "files": list(files)})
-        self._move(files)
 
-    def _move(self, files: Sequence[str]) -> None:
+    def move(self, files: Sequence[str]) -> None:
+        """Move the staged files in place (names relative to staging) and end the journal."""
         for name in files:
             staged = self.staging / name
             if staged.exists():
-                target = self.mintpy_dir / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged, target)
+                os.replace(staged, self.mintpy_dir / name)
+                if self.on_move:
+                    self.on_move(name)
         self.path.unlink(missing_ok=True)
         shutil.rmtree(self.staging, ignore_errors=True)
 
@@ -84,7 +85,7 @@ class AppendJournal:
                 shutil.rmtree(self.staging, ignore_errors=True)
             return None
         if record.get("state") == "commit":
-            self._move(record.get("files", []))
+            self.move(record.get("files", []))
             return "finished the interrupted append (moved its staged files in place)"
         old_pairs = int(record.get("pairs", 0))
         undone = shrink_stack(self.mintpy_dir / STACK, old_pairs)

@@ -55,9 +55,17 @@ class UpdatePlan:
         return self.mode == "append" and not self.new_pairs
 
 
-def options_digest(options: Mapping[str, str]) -> str:
-    """A short fingerprint of the template options (what a full inversion was made with)."""
-    text = json.dumps(sorted(options.items()))
+def options_digest(options: Mapping[str, str], mintpy_dir: Path | None = None) -> str:
+    """A short fingerprint of the template options (what a full inversion was made with);
+    paths under the stack folder count relative to it, so that a moved folder still appends."""
+    roots = [str(mintpy_dir), str(mintpy_dir.parent)] if mintpy_dir is not None else []
+
+    def relative(value: str) -> str:
+        for index, root in enumerate(roots):
+            value = value.replace(root, f"<{index}>")
+        return value
+
+    text = json.dumps(sorted((key, relative(value)) for key, value in options.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -70,12 +78,12 @@ def read_state(mintpy_dir: Path) -> dict[str, Any]:
 
 
 def state_record(previous: Mapping[str, Any], plan: UpdatePlan, options: Mapping[str, str],
-                 dates: int, pairs: int) -> dict[str, Any]:
+                 dates: int, pairs: int, mintpy_dir: Path) -> dict[str, Any]:
     """The record of a finished run (written with `write_state`, or staged by an append)."""
     appends = 0 if plan.mode == "full" else int(previous.get("appends_since_full", 0)) + 1
     return {"mode": plan.mode, "reason": plan.reason,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "options": options_digest(options), "appends_since_full": appends,
+            "options": options_digest(options, mintpy_dir), "appends_since_full": appends,
             "dates": dates, "interferograms": pairs,
             "last_full_at": previous.get("last_full_at") if plan.mode != "full"
             else datetime.now(UTC).isoformat(timespec="seconds")}
@@ -187,7 +195,7 @@ def plan_update(mintpy_dir: Path, pairs: Sequence[str], reference_yx: tuple[int,
                           f"({', '.join(between_old[:3])})")
     if on_disk.ref_yx != tuple(reference_yx):
         return UpdatePlan("full", f"the reference point moved from {on_disk.ref_yx} to {tuple(reference_yx)}")
-    if state.get("options") != options_digest(options):
+    if state.get("options") != options_digest(options, mintpy_dir):
         return UpdatePlan("full", "the MintPy options changed since the last run")
     bad = unappendable_options(options)
     if bad:
