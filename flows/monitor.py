@@ -109,21 +109,23 @@ def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str
 
 
 @flow(name="monitor-aoi")
-def monitor_aoi(config: str, config_dir: str = "deployments/aois") -> dict[str, Any]:
-    """One monitoring cycle of the AOI named by `config` (a name in `config_dir` or a path)."""
+def monitor_aoi(config: str, config_dir: str = "deployments/aois",
+                full_inversion: bool = False) -> dict[str, Any]:
+    """One monitoring cycle of the AOI named by `config` (a name in `config_dir` or a path);
+    `full_inversion`: invert every date again rather than append the new ones."""
     logger = get_run_logger()
     settings_ = MonitorConfig.from_yaml(find_config(config, config_dir))
     from prefect.runtime import flow_run
 
     try:
         with aoi_lock(settings_.workdir, owner=f"flow run {flow_run.id}"), aoi_slot(settings_):
-            return monitor_cycle(settings_)
+            return monitor_cycle(settings_, full_inversion)
     except MonitorBusyError as exc:
         logger.warning("%s", exc)
         return {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
 
 
-def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
+def monitor_cycle(config: MonitorConfig, full_inversion: bool = False) -> dict[str, Any]:
     """The body of `monitor_aoi`, under the AOI's locks."""
     logger = get_run_logger()
     workdir = str(config.workdir)
@@ -169,7 +171,8 @@ def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
     if not _needs_update(stack_dir, status):
         return {**result, "status": "up to date"}
     summary = run_timeseries(stack["name"], stack_dir, config.backend, config.aoi,
-                             config.reference_point, config.mintpy)
+                             config.reference_point, config.mintpy, full=full_inversion,
+                             full_inversion_every=config.full_inversion_every)
     result["timeseries"] = summary
     result["products"] = make_stack_products(stack["name"], stack_dir, config.aoi,
                                              config.points)
@@ -228,7 +231,8 @@ def _markdown(result: dict[str, Any]) -> str:
         f"- new dates: {', '.join(result['new_dates']) or 'none'}",
         f"- pairs submitted: {result['pairs_submitted']}",
         f"- time series: {len(ts.get('dates', []))} dates, velocity "
-        f"{ts.get('velocity_mm_yr')} mm/yr",
+        f"{ts.get('velocity_mm_yr')} mm/yr; {(ts.get('run') or {}).get('mode', '?')} run "
+        f"({(ts.get('run') or {}).get('reason', '')})",
         f"- newest vs trend: {anomaly.get('residual_mm')} mm (threshold "
         f"{anomaly.get('threshold_mm')} mm){' **ANOMALY**' if anomaly.get('anomalous') else ''}",
     ]) + "\n"

@@ -48,6 +48,7 @@ def insar_pipeline(
     wait_timeout_s: float = 3600.0,
     publish: dict[str, str] | None = None,
     resume_after_s: float = 1800.0,
+    full_inversion: bool = False,
 ) -> dict[str, Any]:
     """Process an AOI end to end and return what was made, per stack.
 
@@ -59,6 +60,8 @@ def insar_pipeline(
     they take longer the run ends with those stacks `waiting` and, when run from a
     deployment, schedules a follow-up run `resume_after_s` later (nothing is redone).
     publish: {"bucket": ..., "prefix": ..., "endpoint_url": ...} to upload the products.
+    full_inversion: invert every date again; by default a rerun with new dates appends them
+    to the existing time series (a full inversion runs when the network under old dates changed).
     """
     logger = get_run_logger()
     start_text, end_text = str(_iso(start)), _iso(end)
@@ -88,7 +91,7 @@ def insar_pipeline(
     ready = [s for s in jobs if s["stack"] not in waiting and s["stack"] not in too_few]
     series = run_timeseries.map([s["stack"] for s in ready], [s["workdir"] for s in ready],
                                 unmapped(backend), unmapped(aoi), unmapped(reference_point),
-                                unmapped(mintpy))
+                                unmapped(mintpy), unmapped(full_inversion))
     summaries = {f.result()["stack"]: f.result() for f in series}
     figure.wait()  # matplotlib: one figure at a time
     made = make_stack_products.map([s["stack"] for s in ready], [s["workdir"] for s in ready],

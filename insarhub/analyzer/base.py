@@ -276,7 +276,8 @@ class BaseAnalyzer(ABC):
         else:
             plan = plan_update(self.mintpy_dir, self.inputs.pairs, (self.reference.row, self.reference.col),
                                options, series_chain(options), full=full,
-                               full_every=self.full_inversion_every, replaced=self.replaced_pairs())
+                               full_every=self.full_inversion_every, replaced=self.replaced_pairs(),
+                               size=(self.inputs.grid.length, self.inputs.grid.width))
         if recovered:
             plan.reason += f" (after recovery: {recovered})"
         log.info("time series: %s run (%s)", plan.mode, plan.reason)

@@ -165,9 +165,11 @@ def read_series(mintpy_dir: Path, series_files: Sequence[str]) -> SeriesOnDisk |
 
 def plan_update(mintpy_dir: Path, pairs: Sequence[str], reference_yx: tuple[int, int],
                 options: Mapping[str, str], series_files: Sequence[str], *, full: bool = False,
-                full_every: int | None = None, replaced: Sequence[str] = ()) -> UpdatePlan:
+                full_every: int | None = None, replaced: Sequence[str] = (),
+                size: tuple[int, int] | None = None) -> UpdatePlan:
     """Decide append or full for the prepared `pairs`; `replaced`: old pairs whose product
-    is newer than the interferogram stack (repaired or downloaded again)."""
+    is newer than the interferogram stack (repaired or downloaded again); `size`: the
+    (length, width) of the prepared grid."""
     if full:
         return UpdatePlan("full", "a full inversion was requested")
     on_disk = read_series(mintpy_dir, series_files)
@@ -176,6 +178,9 @@ def plan_update(mintpy_dir: Path, pairs: Sequence[str], reference_yx: tuple[int,
     state = read_state(mintpy_dir)
     if not state:
         return UpdatePlan("full", f"no record ({STATE_NAME}) of the run that made the time series")
+    if size is not None and on_disk.size != tuple(size):
+        return UpdatePlan("full", f"the grid changed from {on_disk.size} to {tuple(size)} pixels (length, width)",
+                          reload_stack=True)
     old = set(on_disk.pairs)
     if _dates(old) != set(on_disk.dates):
         return UpdatePlan("full", "the time series and the interferogram stack have different dates",

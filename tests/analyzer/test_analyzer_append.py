@@ -192,6 +192,7 @@ def test_full_inversion_triggers(appended: Appended) -> None:
         "options": _plan(analyzer, options={"mintpy.velocity.bootstrap": "yes"}),
         "every": _plan(analyzer, pairs=pairs + new_pair, full_every=2),
         "replaced": _plan(analyzer, replaced=[pairs[0]]),
+        "grid": _plan(analyzer, pairs=pairs + new_pair, size=(10, 10)),
     }
     reasons = {name: plan.reason for name, plan in cases.items()}
     assert all(plan.mode == "full" for plan in cases.values()), reasons
@@ -199,6 +200,7 @@ def test_full_inversion_triggers(appended: Appended) -> None:
     assert "between old dates" in reasons["between old"] and "reference point" in reasons["reference point"]
     assert "options changed" in reasons["options"] and "every 2 runs" in reasons["every"]
     assert "replaced" in reasons["replaced"] and cases["dropped"].reload_stack
+    assert "grid changed" in reasons["grid"] and cases["grid"].reload_stack
 
 
 def test_corrections_that_need_every_date_force_a_full_inversion(appended: Appended, tmp_path: Path) -> None:
