@@ -10,17 +10,25 @@
    re-reference the series in time if that date changed, and estimate the velocity (+ std);
 4. the staged files are swapped in (`journal`): a kill at any instant leaves the old series.
 
+All of it runs in one subprocess (`python -m insarhub.analyzer.append MINTPY_DIR`, MintPy is
+imported once), whose output goes to MintPy's log with the runner's step markers.
+
 The outputs keep MintPy's names, datasets and attributes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import resource
 import shutil
 import signal
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,15 +42,16 @@ from insarhub.analyzer.incremental import (
     update_temporal_coherence,
 )
 from insarhub.analyzer.journal import STACK, AppendJournal
-from insarhub.analyzer.process import run_steps
-from insarhub.analyzer.runner import MASK_STEP
+from insarhub.analyzer.process import run_marked
+from insarhub.analyzer.runner import MARK, MASK_STEP
 from insarhub.analyzer.template import read_template, write_template
 from insarhub.analyzer.update_plan import STATE_NAME, UpdatePlan, write_state
 from insarhub.errors import MintPyError
 
 log = logging.getLogger(__name__)
 
-KILL_ENV = "INSARHUB_APPEND_KILL_AT"  # test hook: SIGKILL this process at a named point
+KILL_ENV = "INSARHUB_APPEND_KILL_AT"  # test hook: SIGKILL the append process at a named point
+JOB_NAME = "append_job.json"
 STAGED = ("timeseries.h5", "timeseries_demErr.h5", "timeseriesResidual.h5", "timeseriesResidual_ramp.h5",
           "temporalCoherence.h5", "numInvIfgram.h5", "avgSpatialCoh.h5", "maskTempCoh.h5", "velocity.h5",
           "reference_date.txt", "rms_timeseriesResidual_ramp.txt", "rms_timeseriesResidual_ramp.pdf",
@@ -68,55 +77,87 @@ def checkpoint(name: str) -> None:
 def append_dates(mintpy_dir: Path, template_file: Path, log_file: Path, plan: UpdatePlan,
                  load_options: Callable[[Path], dict[str, str]], state: Mapping[str, object],
                  series_chain: Sequence[str]) -> AppendResult:
-    """Append `plan.new_pairs` / `plan.new_dates`; `load_options(folder)` gives the
-    mintpy.load.* keys that load only the new pairs (links made in `folder`)."""
-    result = AppendResult()
-    journal = AppendJournal(mintpy_dir, on_move=lambda name: checkpoint(f"moved {name}"))
-    stack_file = mintpy_dir / STACK
-    old_pairs = _stack_pairs(stack_file)
-    staging = journal.begin(len(old_pairs))
-
-    started = time.perf_counter()
+    """Append `plan.new_pairs` / `plan.new_dates` (in a subprocess: MintPy is imported once
+    there); `load_options(folder)` gives the mintpy.load.* keys that load only the new pairs
+    (links made in `folder`)."""
+    journal = AppendJournal(mintpy_dir)
+    staging = journal.begin(len(_stack_pairs(mintpy_dir / STACK)))
     load_dir = staging / "load"
     options = {**read_template(template_file), **load_options(load_dir / "new")}
     write_template(load_dir / template_file.name, options, header="insarhub append: the new pairs only")
-    loaded = run_steps(load_dir / template_file.name, load_dir, ["load_data"], log_file,
-                       title="append: load the new pairs")
-    result.peak_rss_mb = loaded.peak_rss_mb
-    new_stack = load_dir / STACK
-    got = _stack_pairs(new_stack)
-    if got != plan.new_pairs:
-        raise MintPyError(f"MintPy loaded the pairs {got} for the append, expected {plan.new_pairs}; "
-                          f"run with full=True (log: {log_file})")
-    result.steps["load_new_pairs"] = time.perf_counter() - started
-    checkpoint("loaded")
+    job = {"template": str(template_file), "new_pairs": plan.new_pairs, "new_dates": plan.new_dates,
+           "series_chain": list(series_chain), "state": dict(state)}
+    (staging / JOB_NAME).write_text(json.dumps(job))
+    done = run_marked([sys.executable, "-m", "insarhub.analyzer.append", str(mintpy_dir)], mintpy_dir, log_file,
+                      f"append ({plan.reason})")
+    return AppendResult(done.steps, done.peak_rss_mb)
 
-    started = time.perf_counter()
-    _grow_stack(stack_file, new_stack)
-    result.steps["append_to_stack"] = time.perf_counter() - started
-    checkpoint("stack")
 
-    started = time.perf_counter()
-    _stage_series(mintpy_dir, staging, new_stack, plan, series_chain, template_file)
-    result.steps["estimate_new_dates"] = time.perf_counter() - started
-    checkpoint("estimated")
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m insarhub.analyzer.append MINTPY_DIR`: the staged append `append_dates` set up."""
+    mintpy_dir = Path((argv if argv is not None else sys.argv[1:])[0])
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    journal = AppendJournal(mintpy_dir, on_move=lambda name: checkpoint(f"moved {name}"))
+    staging = journal.staging
+    job = json.loads((staging / JOB_NAME).read_text())
+    template_file = Path(job["template"])
+    plan = UpdatePlan("append", "", new_pairs=job["new_pairs"], new_dates=job["new_dates"])
+    step = "load_new_pairs"
+    try:
+        from mintpy.smallbaselineApp import TimeSeriesAnalysis
 
-    started = time.perf_counter()
-    _mintpy_dir_for(staging, mintpy_dir, template_file)
-    finished = run_steps(staging / template_file.name, staging, list(FINISH_STEPS), log_file,
-                         title="append: mask, residual RMS, reference date, velocity")
-    result.peak_rss_mb = max(result.peak_rss_mb or 0.0, finished.peak_rss_mb or 0.0) or None
-    result.steps.update({f"mintpy_{k}": v for k, v in finished.steps.items()})
-    result.steps["finish_with_mintpy"] = time.perf_counter() - started
-    checkpoint("finished")
+        with _marked(step):
+            load_dir = staging / "load"
+            app = TimeSeriesAnalysis(str(load_dir / template_file.name), str(load_dir))
+            app.open()
+            app.run(steps=["load_data"])
+            got = _stack_pairs(load_dir / STACK)
+            if got != plan.new_pairs:
+                raise MintPyError(f"MintPy loaded the pairs {got} for the append, expected {plan.new_pairs}; "
+                                  "run with full=True")
+        checkpoint("loaded")
+        step = "append_to_stack"
+        with _marked(step):
+            _grow_stack(mintpy_dir / STACK, load_dir / STACK)
+        checkpoint("stack")
+        step = "estimate_new_dates"
+        with _marked(step):
+            _stage_series(mintpy_dir, staging, load_dir / STACK, plan, job["series_chain"], template_file)
+        checkpoint("estimated")
+        _mintpy_dir_for(staging, mintpy_dir, template_file)
+        app = TimeSeriesAnalysis(str(staging / template_file.name), str(staging))
+        app.open()
+        for step in FINISH_STEPS:
+            with _marked(step):
+                if step == MASK_STEP:
+                    app.generate_temporal_coherence_mask()
+                else:
+                    app.run(steps=[step])
+        checkpoint("finished")
+        step = "commit"
+        with _marked(step):
+            write_state(staging / STATE_NAME, job["state"])
+            files = [name for name in STAGED if (staging / name).exists()]
+            journal.mark_commit(files)
+            journal.move(files)
+        status = 0
+    except BaseException as exc:  # MintPy raises anything, SystemExit included
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        traceback.print_exc(file=sys.stdout)
+        print(f"{MARK} step failed {step} {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              flush=True)
+        status = 1
+    print(f"{MARK} peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}", flush=True)
+    return status
 
+
+@contextmanager
+def _marked(step: str) -> Iterator[None]:
+    print(f"{MARK} step start {step}", flush=True)
     started = time.perf_counter()
-    write_state(staging / STATE_NAME, state)
-    files = [name for name in STAGED if (staging / name).exists()]
-    journal.mark_commit(files)
-    journal.move(files)
-    result.steps["commit"] = time.perf_counter() - started
-    return result
+    yield
+    print(f"{MARK} step done {step} {time.perf_counter() - started:.2f}", flush=True)
 
 
 def _stack_pairs(stack: Path) -> list[str]:
@@ -347,3 +388,7 @@ def _mintpy_dir_for(staging: Path, mintpy_dir: Path, template_file: Path) -> Non
         if (mintpy_dir / name).is_file() and not (staging / name).exists():
             os.link(mintpy_dir / name, staging / name)
     shutil.copy2(template_file, staging / template_file.name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,18 +41,23 @@ def run_steps(template: Path, work_dir: Path, steps: Sequence[str], log_file: Pa
     command = [sys.executable, "-m", "insarhub.analyzer.runner", str(template), str(work_dir), *steps]
     if plot and len(steps) > 1:
         command.append("--plot")
+    return run_marked(command, work_dir, log_file, f"{title + ' ' if title else ''}steps: {' '.join(steps)}")
+
+
+def run_marked(command: Sequence[str], work_dir: Path, log_file: Path, title: str) -> StepsResult:
+    """Run a Python process that prints the runner's markers; its output goes to `log_file`."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
     env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     work_dir.mkdir(parents=True, exist_ok=True)
     result = StepsResult()
     failed: tuple[str, str] | None = None
+    current = "(start)"
     tail: deque[str] = deque(maxlen=40)
     started = time.perf_counter()
     with log_file.open("a") as log_out:
-        log_out.write(f"\n===== insarhub run {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} "
-                      f"{title + ' ' if title else ''}steps: {' '.join(steps)}\n")
+        log_out.write(f"\n===== insarhub run {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {title}\n")
         log_out.flush()
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env=env, cwd=work_dir, bufsize=1) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -62,6 +67,7 @@ def run_steps(template: Path, work_dir: Path, steps: Sequence[str], log_file: Pa
                     continue
                 words = line.split()
                 if words[1:3] == ["step", "start"]:
+                    current = words[3]
                     log.info("MintPy step %s ...", words[3])
                 elif words[1:3] == ["step", "done"]:
                     result.steps[words[3]] = float(words[4])
@@ -75,7 +81,7 @@ def run_steps(template: Path, work_dir: Path, steps: Sequence[str], log_file: Pa
             code = proc.wait()
     result.wall_s = time.perf_counter() - started
     if failed or code:
-        step, reason = failed or ("(unknown)", f"exit status {code}")
+        step, reason = failed or (current, f"exit status {code}")
         last = "\n".join(tail)
         raise MintPyError(f"MintPy step {step!r} failed: {reason}\n"
                           f"full log: {log_file}\nlast lines of MintPy's output:\n{last}")
