@@ -261,3 +261,24 @@ def test_kill_while_swapping_files_in_is_finished_by_the_next_run(appended: Appe
     assert np.allclose(read(folder / "timeseries_demErr.h5"), read(appended.appended.mintpy_dir /
                                                                    "timeseries_demErr.h5"), atol=1e-7)
     assert read_state(folder)["mode"] == "append" and not (folder / STAGING_NAME).exists()
+
+
+def test_new_products_that_would_shrink_the_common_grid_keep_the_earlier_grid() -> None:
+    from insarhub.analyzer.grid import Grid, common_grid
+    from insarhub.analyzer.prep import Hyp3Product, _grid_record, kept_grid
+
+    def product(name: str) -> Hyp3Product:
+        return Hyp3Product(name, "INSAR_GAMMA", Path(name), date(2020, 1, 2), date(2020, 1, 14), 80, "VV")
+
+    def grid(x0: float, width: int) -> Grid:
+        return Grid(32612, x0, 4_200_000.0, 80.0, 80.0, width, 50)
+
+    old = [grid(0.0, 60), grid(80.0, 60)]
+    manifest = {"grid": _grid_record(common_grid(old)), "products": ["a", "b"]}
+    earlier = common_grid(old)
+    slightly_smaller = grid(240.0, 60)  # misses 3 of the 59 columns of the earlier grid
+    products = [product("a"), product("b"), product("c")]
+    assert common_grid([*old, slightly_smaller]).width < earlier.width
+    assert kept_grid(manifest, products, [*old, slightly_smaller], None) == earlier
+    assert kept_grid(manifest, products, [*old, grid(3200.0, 60)], None) is None  # mostly outside
+    assert kept_grid({**manifest, "products": ["a"]}, products, [*old, slightly_smaller], None) is None
