@@ -253,30 +253,31 @@ def _stage_series(mintpy_dir: Path, staging: Path, new_stack: Path, plan: Update
     weight = _weights(coherence.reshape(num_pair, -1), stack_attrs, template)
     del unw, coherence
 
-    raw, raw_attrs = _read_h5(mintpy_dir / "timeseries.h5", "timeseries")
     with h5py.File(mintpy_dir / "timeseries.h5", "r") as h5:
         old_dates = [d.decode() for d in h5["date"][()]]
         old_bperp = h5["bperp"][()].astype(np.float64)
-    num_old, num_new = len(old_dates), len(plan.new_dates)
-    dates = old_dates + plan.new_dates
-    index = pair_index(plan.new_pairs, dates)
-    raw = raw.reshape(num_old, -1).astype(np.float64)
+        num_old, num_new = len(old_dates), len(plan.new_dates)
+        index = pair_index(plan.new_pairs, old_dates + plan.new_dates)
+        used = sorted({int(i) for i in index.ravel() if i < num_old})  # read only these old dates
+        raw = dict(zip(used, h5["timeseries"][used].reshape(len(used), -1).astype(np.float64), strict=True))
     count_file = mintpy_dir / "numInvIfgram.h5"
     old_count, _ = _read_h5(count_file, "mask")
     inverted = old_count.reshape(-1) > 0
 
     new = solve_new_dates(index, num_old, num_new, obs, weight, raw)
-    new[:, ~inverted] = 0.0
+    # MintPy drops a pixel whose new date has no valid pair (a date without observation): so do we
+    unsolved = np.isnan(new).any(axis=0)
+    new[:, ~inverted | unsolved] = 0.0
     bperp = solve_new_dates(index, num_old, num_new, pair_bperp[:, None], np.ones((num_pair, 1)),
-                            old_bperp[:, None])[:, 0]
-    series = np.concatenate([raw, np.nan_to_num(new)])
+                            {i: old_bperp[i:i + 1] for i in used})[:, 0]
+    series = {**raw, **{num_old + k: np.nan_to_num(new[k]) for k in range(num_new)}}
     residual = pair_residual(index, series, obs) / phase2range
-    residual[:, ~inverted] = np.nan
-    residual[:, np.isnan(new).any(axis=0)] = np.nan
+    residual[:, ~inverted | unsolved] = np.nan
     old_coh, coh_attrs = _read_h5(mintpy_dir / "temporalCoherence.h5", "temporalCoherence")
     tcoh, count = update_temporal_coherence(old_coh.reshape(-1), old_count.reshape(-1).astype(np.int64),
                                             residual)
-    new = np.nan_to_num(new).reshape(num_new, length, width)
+    tcoh[unsolved], count[unsolved] = 0.0, 0
+    new = new.reshape(num_new, length, width)
 
     staged_raw = staging / "timeseries.h5"
     shutil.copyfile(mintpy_dir / "timeseries.h5", staged_raw)
@@ -289,7 +290,6 @@ def _stage_series(mintpy_dir: Path, staging: Path, new_stack: Path, plan: Update
     _stage_mean_coherence(mintpy_dir, staging, new_stack)
     if "timeseries_demErr.h5" in series_chain:
         _stage_dem_error(mintpy_dir, staging, plan, new, template_file, template)
-    del raw, series
 
 
 def _stage_mean_coherence(mintpy_dir: Path, staging: Path, new_stack: Path) -> None:
@@ -346,23 +346,25 @@ def _stage_dem_error(mintpy_dir: Path, staging: Path, plan: UpdatePlan, raw_new:
     order = int(settings.get("mintpy.topographicResidual.polyOrder") or 2)
     steps = settings.get("mintpy.topographicResidual.stepDate") or []
     excluded = settings.get("mintpy.topographicResidual.excludeDate") or []
-    series, attrs = _read_h5(staged, "timeseries")
-    with h5py.File(staged) as h5:
+    with h5py.File(staged, "r") as h5:
         dates = [d.decode() for d in h5["date"][()]]
+        seconds = h5.attrs.get("CENTER_LINE_UTC", 0)
     model = {"polynomial": order, "stepDate": _date_list(steps), "periodic": []}
-    design = time_func.get_design_matrix4time_func(dates, model, seconds=attrs.get("CENTER_LINE_UTC", 0))
+    design = time_func.get_design_matrix4time_func(dates, model, seconds=seconds)
     used = np.array([d not in _date_list(excluded) for d in dates])
-    shape = series.shape
-    residual = fit_residual(series.reshape(shape[0], -1).astype(np.float64), design, used)
-    inverted = _read_h5(mintpy_dir / "numInvIfgram.h5", "mask")[0].reshape(-1) > 0
-    residual[:, ~inverted] = 0.0
+    inverted = _read_h5(mintpy_dir / "numInvIfgram.h5", "mask")[0] > 0
     staged_res = staging / "timeseriesResidual.h5"
     shutil.copyfile(mintpy_dir / "timeseriesResidual.h5", staged_res)
-    with h5py.File(staged_res, "r+") as h5:
-        h5.attrs["END_DATE"] = dates[-1]
-    _append_dates(staged_res, plan.new_dates, bperp, residual[-num_new:].reshape(num_new, *shape[1:]))
-    with h5py.File(staged_res, "r+") as h5:  # the old dates' residual change with the new fit
-        h5["timeseries"][:] = residual.reshape(shape)
+    length, width = inverted.shape
+    _append_dates(staged_res, plan.new_dates, bperp, np.zeros((num_new, length, width), dtype=np.float32))
+    rows = max(1, 50_000 // max(width, 1))  # blocks of ~50k pixels: memory stays small
+    with h5py.File(staged, "r") as series_h5, h5py.File(staged_res, "r+") as out:
+        for row0 in range(0, length, rows):
+            block = series_h5["timeseries"][:, row0:row0 + rows, :]
+            shape = block.shape
+            residual = fit_residual(block.reshape(shape[0], -1).astype(np.float64), design, used)
+            residual[:, ~inverted[row0:row0 + rows].reshape(-1)] = 0.0
+            out["timeseries"][:, row0:row0 + rows, :] = residual.reshape(shape)
 
 
 def _date_list(value: object) -> list[str]:

@@ -9,7 +9,7 @@ correction and the fit residual of the new dates follow the formulas MintPy uses
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ def pair_index(pairs: Sequence[str], dates: Sequence[str]) -> np.ndarray:
 
 
 def solve_new_dates(index: np.ndarray, num_old: int, num_new: int, obs: np.ndarray,
-                    weight: np.ndarray, old: np.ndarray) -> np.ndarray:
+                    weight: np.ndarray, old: Mapping[int, np.ndarray] | np.ndarray) -> np.ndarray:
     """Weighted least squares of the new dates, the old ones fixed.
 
     index: (P, 2) date indices of the new pairs (dates < num_old are old); obs: (P, N) pair
@@ -48,9 +48,9 @@ def solve_new_dates(index: np.ndarray, num_old: int, num_new: int, obs: np.ndarr
     return solution
 
 
-def pair_residual(index: np.ndarray, series: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """obs - (x_j - x_i) for each pair: (P, N), with `series` holding every date (D, N)."""
-    return obs - (series[index[:, 1]] - series[index[:, 0]])
+def pair_residual(index: np.ndarray, series: Mapping[int, np.ndarray], obs: np.ndarray) -> np.ndarray:
+    """obs - (x_j - x_i) for each pair: (P, N), `series` giving each date's values (N,)."""
+    return obs - np.stack([series[j] - series[i] for i, j in index])
 
 
 def update_temporal_coherence(old_coh: np.ndarray, old_count: np.ndarray,
