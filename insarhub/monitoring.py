@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from insarhub.errors import ConfigError, InsarHubError
+from insarhub.network.selection import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,8 @@ class MonitorConfig(_Strict):
     backend: Literal["hyp3", "isce"] = "hyp3"
     start: date  # the first acquisition date of the time series
     workdir: Path  # holds <stack>/ with the ledger, products and MintPy outputs
-    network: dict[str, Any] = Field(default_factory=lambda: {"max_degree": 5})
-    new_date_pairs: int = Field(default=3, ge=1)  # pairs from each new date to its nearest predecessors
+    network: dict[str, Any] = Field(default_factory=lambda: {"max_degree": DEFAULT_MAX_DEGREE})
+    new_date_pairs: int = Field(default=DEFAULT_NEW_DATE_NEIGHBOURS, ge=1)  # pairs from each new date to its nearest predecessors
     processor: dict[str, Any] = Field(default_factory=dict)  # HyP3 / ISCE options
     mintpy: dict[str, Any] = Field(default_factory=dict)
     # a full MintPy inversion every N updates (new dates are appended in between); None: only

@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
+from insarhub.network.selection import DEFAULT_NEW_DATE_NEIGHBOURS
 from tasks import artifacts
 from tasks.common import PURE_CACHE, SIDE_EFFECTS
 from tasks.search import products_from_items, stack_key
@@ -35,7 +36,7 @@ def select_stack_pairs(stack: Mapping[str, Any], options: Mapping[str, Any] | No
 
 @task(name="extend-pairs", cache_policy=PURE_CACHE, persist_result=True)
 def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequence[str]],
-                       new_scenes: Sequence[str], n_nearest: int = 3,
+                       new_scenes: Sequence[str], n_nearest: int = DEFAULT_NEW_DATE_NEIGHBOURS,
                        options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Pairs that join `new_scenes` to the existing network (nearest predecessors + bridges).
 

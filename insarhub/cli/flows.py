@@ -20,6 +20,7 @@ from typing import Any
 
 from insarhub.aoi import aoi_argument
 from insarhub.errors import ConfigError
+from insarhub.network.selection import DEFAULT_MAX_DEGREE
 
 CONFIG_DIR = Path("deployments/aois")
 
@@ -85,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--product", choices=("S1_SLC", "S1_Burst"), default="S1_SLC")
     add.add_argument("--backend", choices=("hyp3", "isce"), default="hyp3")
     add.add_argument("--workdir", help="default insarhub_work/aois/<name>")
-    add.add_argument("--max-degree", type=int, default=5)
+    add.add_argument("--max-degree", type=int, default=DEFAULT_MAX_DEGREE,
+                     help=f"most pairs per date ({DEFAULT_MAX_DEGREE})")
     add.add_argument("--cron", default="0 6 * * *", help="schedule (UTC cron)")
     add.add_argument("--interval-hours", type=float, help="schedule every N hours instead")
     add.add_argument("--threshold-mm", type=float, default=25.0, help="anomaly alert threshold")

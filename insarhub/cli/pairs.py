@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dt-max", type=float, help="longest pair in days (default 120)")
     parser.add_argument("--pb-max", type=float, help="largest perpendicular baseline, m (150)")
     parser.add_argument("--min-degree", type=int, help="pairs each date should have (3)")
-    parser.add_argument("--max-degree", type=int, help="most pairs per date (no limit)")
+    parser.add_argument("--max-degree", type=int, help="most pairs per date (5)")
     parser.add_argument("--n-nearest", type=int, help="sequential: next dates to pair (3)")
     parser.add_argument("--yearly", action="store_true",
                         help="add one-year pairs across long gaps (snow seasons)")

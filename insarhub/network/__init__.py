@@ -24,6 +24,8 @@ from insarhub.errors import PairNetworkError
 from insarhub.network.baselines import StackBaselines, scene_name, stack_baselines
 from insarhub.network.report import NetworkReport, format_reports, network_report
 from insarhub.network.selection import (
+    DEFAULT_MAX_DEGREE,
+    DEFAULT_NEW_DATE_NEIGHBOURS,
     Pair,
     PairNetworkWarning,
     PairOptions,
@@ -38,7 +40,7 @@ Baselines = dict[Hashable, dict[Pair, tuple[int, float]]]
 SceneBperp = dict[Hashable, dict[str, float]]
 
 __all__ = [
-    "Baselines", "NetworkReport", "NetworkUpdate", "Pair", "PairNetworkWarning", "PairOptions",
+    "DEFAULT_MAX_DEGREE", "DEFAULT_NEW_DATE_NEIGHBOURS", "Baselines", "NetworkReport", "NetworkUpdate", "Pair", "PairNetworkWarning", "PairOptions",
     "PairSelection", "PairStacks", "SceneBperp", "StackBaselines", "StackNetwork",
     "extend_pairs", "format_reports", "network_report", "repair_pairs", "scene_name",
     "select_pairs", "stack_baselines", "stack_key",
@@ -119,7 +121,7 @@ def select_pairs(stacks: Mapping[Any, Sequence[Any]] | Sequence[Any], *,
     ``stacks``: ``{key: [ASFProduct, ...]}`` as ``Downloader.search()`` returns (a flat list is
     grouped by (path, frame) / burst ID). ``options`` (`PairOptions`): ``strategy`` ("sbas" or
     "sequential"), ``dt_targets`` (6, 12, 24, 36, 48, 72, 96), ``dt_tol`` 3, ``dt_max`` 120,
-    ``pb_max`` 150, ``min_degree`` 3, ``max_degree`` 999, ``n_nearest`` 3, ``yearly`` False
+    ``pb_max`` 150, ``min_degree`` 3, ``max_degree`` 5, ``n_nearest`` 3, ``yearly`` False
     (+ ``yearly_tol`` 30, ``gap_days`` 60), ``force_connect`` True, ``bridge_pb_max`` 400,
     ``bridge_dt_max`` None. ``add_pairs`` / ``remove_pairs``: scene-name pairs, flat or per key.
     """

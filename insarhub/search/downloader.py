@@ -3,9 +3,9 @@ summarise, draw, save and download them.
 
     s1 = Downloader.create('S1_SLC', intersectsWith=[-113.05, 37.74, -112.68, 38.00])
     s1.search(); s1.summary(); s1.footprint(save_path='footprints.png')
-    s1.filter(path_frame=(100, 466), start='2020-01-01', end='2020-12-31')
-    s1.download(workdir='work')         # work/p100_f466/slc/*.zip, verified
-    s1.reset()
+    stacks = s1.filter(path_frame=(100, 466), start='2020-01-01', end='2020-12-31')
+    s1.download()                       # ./p100_f466/slc/*.zip (or workdir=...), verified
+    s1.reset()                          # the whole search again
 
 Extra keyword arguments are asf_search keywords (start, end, relativeOrbit, frame,
 flightDirection, ...). The catalog is ASF's, or `INSARHUB_ASF_URL` (e.g. the sandbox).
@@ -118,7 +118,8 @@ class Downloader:
         if stacks:
             biggest = max(stacks, key=lambda k: len(stacks[k]))
             line += (f"\nPick stacks with .filter(path_frame={describe(biggest)}) "
-                     "(see .summary() for all of them)")
+                     "(see .summary() or .footprint() for all of them); .download() with no "
+                     f"workdir makes one subfolder per stack under {self._workdir(None)}")
         return line
 
     @property
@@ -135,8 +136,12 @@ class Downloader:
                season: Any = None, polarization: Any = None, flight_direction: str | None = None,
                min_aoi_coverage: float | None = None, latest_n: int | None = None,
                platform: Any = None, min_scenes: int | None = None,
-               exclude: Iterable[Any] | None = None) -> Downloader:
-        """Narrow the current stacks (chainable; `.reset()` restores the search)."""
+               exclude: Iterable[Any] | None = None) -> Stacks:
+        """Narrow the current stacks and return them, as `search()` does.
+
+        Filters apply to the current stacks, so calling `filter` again narrows further;
+        `.reset()` restores the whole search.
+        """
         self._require_results()
         stacks = self.stacks
         if path_frame is not None:
@@ -162,14 +167,14 @@ class Downloader:
             stacks = filters.min_scenes(stacks, min_scenes)
         self._stacks = stacks
         print(self._found_line().splitlines()[0].replace("Found", "Kept"))
-        return self
+        return self.stacks
 
-    def reset(self) -> Downloader:
-        """Back to the full search results."""
+    def reset(self) -> Stacks:
+        """Back to the full search results (returned, as `search()` returns them)."""
         self._require_results()
         self._stacks = dict(self.results)
         print(self._found_line().splitlines()[0].replace("Found", "Back to"))
-        return self
+        return self.stacks
 
     # -- look ------------------------------------------------------------------------------------
     def summary(self, show: bool = True) -> pd.DataFrame:
@@ -233,10 +238,9 @@ class Downloader:
         return self
 
     def _workdir(self, workdir: str | Path | None) -> Path:
+        """`workdir`, else the downloader's, else the current directory (as the seed does)."""
         root = Path(workdir) if workdir is not None else self.workdir
-        if root is None:
-            raise ConfigError("no workdir: pass workdir= here or to Downloader.create(...)")
-        return root
+        return root if root is not None else Path.cwd()
 
     # -- download --------------------------------------------------------------------------------
     def download(self, scenes: Iterable[Any] | None = None, workdir: str | Path | None = None,

@@ -95,7 +95,7 @@ def test_pipeline_rides_out_api_faults_and_replaces_a_pair_that_keeps_failing(
         flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
     s1 = Downloader.create("S1_SLC", intersectsWith=AOI, start="2020-01-01")
     s1.search()
-    scenes = [scene_name(p) for p in s1.filter(path_frame=(100, 466)).stacks[(100, 466)]]
+    scenes = [scene_name(p) for p in s1.filter(path_frame=(100, 466))[(100, 466)]]
     bad = (scenes[0], scenes[1])
     Hyp3Admin(flow_sandbox.url).configure(fail_pairs=[list(bad)], user_id=sandbox_user.user_id)
     flow_sandbox.admin.set_faults(hyp3={"error_rate": 0.2}, catalog={"error_rate": 0.2})
