@@ -329,9 +329,9 @@ class BaseAnalyzer(ABC):
         stack = self.mintpy_dir / STACK
         if self.inputs is None or not stack.is_file():
             return []
-        loaded = stack.stat().st_mtime
+        loaded, held = stack.stat().st_mtime, set(_stack_pairs(stack))
         return [pair for pair, unw in zip(self.inputs.pairs, self.inputs.unw_files, strict=True)
-                if unw.is_file() and unw.stat().st_mtime > loaded and pair in _stack_pairs(stack)]
+                if pair in held and unw.is_file() and unw.stat().st_mtime > loaded]
 
     def _before_full(self, plan: UpdatePlan) -> None:
         """Make MintPy's update mode redo what a full inversion must redo."""
