@@ -61,7 +61,7 @@ FINISH_STEPS = (MASK_STEP, "residual_RMS", "reference_date", "velocity")
 
 @dataclass
 class AppendResult:
-    """Seconds per stage of the append and the peak memory of its MintPy subprocesses."""
+    """Seconds per stage of the append and the peak memory of its subprocess."""
 
     steps: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float | None = None
@@ -81,7 +81,7 @@ def append_dates(mintpy_dir: Path, template_file: Path, log_file: Path, plan: Up
     there); `load_options(folder)` gives the mintpy.load.* keys that load only the new pairs
     (links made in `folder`)."""
     journal = AppendJournal(mintpy_dir)
-    staging = journal.begin(len(_stack_pairs(mintpy_dir / STACK)))
+    staging = journal.begin(len(stack_pairs(mintpy_dir / STACK)))
     load_dir = staging / "load"
     options = {**read_template(template_file), **load_options(load_dir / "new")}
     write_template(load_dir / template_file.name, options, header="insarhub append: the new pairs only")
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             app = TimeSeriesAnalysis(str(load_dir / template_file.name), str(load_dir))
             app.open()
             app.run(steps=["load_data"])
-            got = _stack_pairs(load_dir / STACK)
+            got = stack_pairs(load_dir / STACK)
             if got != plan.new_pairs:
                 raise MintPyError(f"MintPy loaded the pairs {got} for the append, expected {plan.new_pairs}; "
                                   "run with full=True")
@@ -160,7 +160,7 @@ def _marked(step: str) -> Iterator[None]:
     print(f"{MARK} step done {step} {time.perf_counter() - started:.2f}", flush=True)
 
 
-def _stack_pairs(stack: Path) -> list[str]:
+def stack_pairs(stack: Path) -> list[str]:
     import h5py
 
     with h5py.File(stack, "r") as h5:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from shapely.geometry.base import BaseGeometry
 
-from insarhub.analyzer.append import _stack_pairs, append_dates
+from insarhub.analyzer.append import append_dates, stack_pairs
 from insarhub.analyzer.grid import Grid
 from insarhub.analyzer.journal import STACK, AppendJournal
 from insarhub.analyzer.process import run_steps
@@ -329,7 +329,7 @@ class BaseAnalyzer(ABC):
         stack = self.mintpy_dir / STACK
         if self.inputs is None or not stack.is_file():
             return []
-        loaded, held = stack.stat().st_mtime, set(_stack_pairs(stack))
+        loaded, held = stack.stat().st_mtime, set(stack_pairs(stack))
         return [pair for pair, unw in zip(self.inputs.pairs, self.inputs.unw_files, strict=True)
                 if pair in held and unw.is_file() and unw.stat().st_mtime > loaded]
 
