@@ -124,6 +124,7 @@ def monitor_aoi(
     threshold_mm: float | None = None,
     network: NetworkOptions | None = None,
     max_credits: float | None = None,
+    full_inversion: bool = False,
 ) -> dict[str, Any]:
     """One monitoring cycle of an AOI: new acquisitions, their pairs, time series, alert.
 
@@ -137,6 +138,9 @@ def monitor_aoi(
             the trend (mm) above which the anomaly event is emitted.
         network: Override the config's pair network options for this run.
         max_credits: HyP3 credit ceiling of this run; empty: the config's.
+        full_inversion: Invert every date of the time series again rather than append the
+            new ones (also done by itself when older pairs changed, and every
+            `full_inversion_every` cycles of the config).
 
     Returns:
         The cycle's outcome: status, new dates, pairs submitted, time series, products and
@@ -153,7 +157,7 @@ def monitor_aoi(
     tag_run_with_aoi(settings_.name)
     try:
         with aoi_lock(settings_.workdir, owner=f"flow run {flow_run.id}"), aoi_slot(settings_):
-            result = monitor_cycle(settings_, end=end)
+            result = monitor_cycle(settings_, end=end, full_inversion=full_inversion)
     except MonitorBusyError as exc:
         logger.warning("%s", exc)
         result = {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
@@ -201,7 +205,8 @@ def tag_run_with_aoi(name: str) -> None:
         client.update_flow_run(UUID(str(flow_run.id)), tags=wanted)
 
 
-def monitor_cycle(config: MonitorConfig, end: date | None = None) -> dict[str, Any]:
+def monitor_cycle(config: MonitorConfig, end: date | None = None,
+                  full_inversion: bool = False) -> dict[str, Any]:
     """The body of `monitor_aoi`, under the AOI's locks."""
     logger = get_run_logger()
     workdir = str(config.workdir)
@@ -252,7 +257,8 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None) -> dict[str, A
     if not _needs_update(stack_dir, status):
         return {**result, "status": "up to date"}
     summary = run_timeseries(stack["name"], stack_dir, config.backend, config.aoi,
-                             config.reference_point, config.mintpy)
+                             config.reference_point, config.mintpy, full=full_inversion,
+                             full_inversion_every=config.full_inversion_every)
     result["timeseries"] = summary
     result["products"] = make_stack_products(stack["name"], stack_dir, config.aoi,
                                              config.points, label)

@@ -66,6 +66,7 @@ def insar_pipeline(
     resume_after_s: float = 1800.0,
     name: str | None = None,
     max_credits: float | None = None,
+    full_inversion: bool = False,
 ) -> dict[str, Any]:
     """Process an area end to end: search, stacks, pairs, interferograms, MintPy, products.
 
@@ -99,6 +100,9 @@ def insar_pipeline(
         max_credits: HyP3 credit ceiling of this run; above it nothing is submitted. The
             credits are estimated, logged and shown as `credits` artifacts before any
             submission; empty: only the account's remaining credits limit it.
+        full_inversion: Invert every date again. By default a rerun with new dates appends
+            them to the existing time series (a full inversion runs by itself when the
+            network under old dates changed).
 
     Returns:
         What was made, per stack: folder, scenes, pairs, interferograms, time series and
@@ -146,7 +150,7 @@ def insar_pipeline(
     ready = [s for s in jobs if s["stack"] not in waiting and s["stack"] not in too_few]
     series = run_timeseries.map([s["stack"] for s in ready], [s["workdir"] for s in ready],
                                 unmapped(backend), unmapped(aoi), unmapped(reference_point),
-                                unmapped(mintpy_opts))
+                                unmapped(mintpy_opts), unmapped(full_inversion))
     summaries = {f.result()["stack"]: f.result() for f in series}
     figure.wait()  # matplotlib: one figure at a time
     made = make_stack_products.map([s["stack"] for s in ready], [s["workdir"] for s in ready],

@@ -123,6 +123,9 @@ class MonitorConfig(_Strict):
     new_date_pairs: int = Field(default=DEFAULT_NEW_DATE_NEIGHBOURS, ge=1)  # pairs from each new date to its nearest predecessors
     processor: dict[str, Any] = Field(default_factory=dict)  # HyP3 / ISCE options
     mintpy: dict[str, Any] = Field(default_factory=dict)
+    # a full MintPy inversion every N updates (new dates are appended in between); None: only
+    # when needed (pairs under old dates changed, new reference point, options changed)
+    full_inversion_every: int | None = Field(default=None, ge=1)
     reference_point: tuple[float, float] | None = None  # (lat, lon)
     points: list[tuple[float, float]] = Field(default_factory=list)  # time-series CSV points
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)

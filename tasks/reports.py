@@ -83,6 +83,9 @@ def monitoring_markdown(result: Mapping[str, Any]) -> str:
         lines.append(f"- time series: {len(dates)} dates, {_day(dates[0])} .. "
                      f"{_day(dates[-1])}; velocity (2-98 %) "
                      f"{f'{velocity[0]} .. {velocity[1]} mm/yr' if velocity else '-'}")
+    run = ts.get("run") or {}
+    if run:
+        lines.append(f"- MintPy: {run.get('mode', '?')} run ({run.get('reason', '')})")
     if result.get("overrides"):
         lines.append("- this run's overrides of the AOI config: " + ", ".join(
             f"{k}={v}" for k, v in result["overrides"].items()))

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,16 +23,27 @@ from typing import Any, ClassVar
 
 from shapely.geometry.base import BaseGeometry
 
+from insarhub.analyzer.append import append_dates, stack_pairs
 from insarhub.analyzer.grid import Grid
+from insarhub.analyzer.journal import STACK, AppendJournal
+from insarhub.analyzer.process import run_steps
 from insarhub.analyzer.reference import ReferencePoint, check_latlon, choose_reference
-from insarhub.analyzer.runner import MARK
 from insarhub.analyzer.template import (
+    STEPS,
     OptionValue,
     cds_configured,
     check_options,
     check_steps,
     read_template,
     write_template,
+)
+from insarhub.analyzer.update_plan import (
+    STATE_NAME,
+    UpdatePlan,
+    plan_update,
+    read_state,
+    state_record,
+    write_state,
 )
 from insarhub.errors import ConfigError, MintPyError
 
@@ -45,7 +52,6 @@ log = logging.getLogger(__name__)
 LOG_NAME = "insarhub_mintpy.log"
 PREP_NAME = "insarhub_prep.json"
 TEMPLATE_NAME = "insarhub.cfg"  # MintPy names the project after it: "insarhub"
-SECRET_ENV = ("EARTHDATA_TOKEN", "EARTHDATA_PASSWORD", "AWS_SECRET_ACCESS_KEY")
 OUTPUT_NAMES = ("velocity.h5", "timeseries.h5", "temporalCoherence.h5", "avgSpatialCoh.h5",
                 "maskTempCoh.h5", "inputs/ifgramStack.h5", "inputs/geometryGeo.h5")
 
@@ -64,12 +70,14 @@ class PreparedInputs:
 
 @dataclass
 class RunReport:
-    """What `run` did: seconds per step, wall time, MintPy's peak memory."""
+    """What `run` did: mode (append|full|steps) and why, seconds per step, wall time, peak memory."""
 
     steps: dict[str, float]
     wall_s: float
     peak_rss_mb: float | None
     log_file: Path
+    mode: str = "full"  # append | full | steps
+    reason: str = ""
 
 
 def _load_aoi(aoi: object) -> BaseGeometry | None:
@@ -78,6 +86,19 @@ def _load_aoi(aoi: object) -> BaseGeometry | None:
     from insarhub.aoi import load_aoi  # the project's AOI reader (bbox, WKT, GeoJSON, shapefile)
 
     return load_aoi(aoi)
+
+
+def _same_latlon(record: Mapping[str, Any], point: tuple[float, float]) -> bool:
+    try:
+        return abs(float(record["lat"]) - point[0]) < 1e-9 and abs(float(record["lon"]) - point[1]) < 1e-9
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def series_chain(options: Mapping[str, str]) -> list[str]:
+    """The corrected time-series files an append must extend besides timeseries.h5."""
+    topography = options.get("mintpy.topographicResidual", "auto").strip().lower()
+    return ["timeseries_demErr.h5"] if topography in ("yes", "auto", "true") else []
 
 
 def check_network_size(pairs: list[str]) -> None:
@@ -98,7 +119,11 @@ class BaseAnalyzer(ABC):
     def __init__(self, workdir: str | Path, aoi: object = None,
                  reference_point: tuple[float, float] | None = None,
                  mintpy_options: Mapping[str, OptionValue] | None = None, *,
-                 mintpy_dir: str | Path | None = None) -> None:
+                 mintpy_dir: str | Path | None = None, full_inversion_every: int | None = None) -> None:
+        if full_inversion_every is not None and full_inversion_every < 1:
+            raise ConfigError(f"full_inversion_every = {full_inversion_every}: give a number of runs >= 1 "
+                              "(1: every run is a full inversion) or None (only when needed)")
+        self.full_inversion_every = full_inversion_every
         self.workdir = Path(workdir).expanduser().absolute()  # MintPy changes directory
         self.aoi = _load_aoi(aoi)
         self.reference_point = check_latlon(reference_point) if reference_point is not None else None
@@ -133,22 +158,42 @@ class BaseAnalyzer(ABC):
         """The user's reference point checked against the data, else an automatic one.
 
         An automatic point chosen by an earlier prep is kept while it stays valid, so that
-        reruns with new interferograms keep the same reference.
+        reruns with new interferograms keep the same reference. A point an earlier prep checked
+        is checked again only against the interferograms that are new since.
         """
-        if self.reference_point is None:
-            previous = self.summary().get("reference_point") or {}
-            if previous.get("automatic"):
+        previous = self.summary().get("reference_point") or {}
+        unw, cor = self.unchecked_files(inputs)
+        same_user_point = (self.reference_point is not None and not previous.get("automatic", True)
+                           and _same_latlon(previous, self.reference_point))
+        if self.reference_point is None and previous.get("automatic") or same_user_point:
+            if not unw:
                 try:
-                    kept = choose_reference(inputs.grid, inputs.unw_files, inputs.cor_files,
-                                            inputs.water_mask, (previous["lat"], previous["lon"]))
-                except (ConfigError, KeyError, TypeError) as exc:
-                    log.info("the earlier automatic reference point is no longer usable (%s); choosing again",
-                             exc)
-                else:
-                    log.info("keeping the automatic reference point of the earlier prep")
-                    return replace(kept, automatic=True)
+                    return ReferencePoint(**previous)
+                except TypeError:
+                    pass
+            try:
+                kept = choose_reference(inputs.grid, unw or inputs.unw_files, cor or inputs.cor_files,
+                                        inputs.water_mask, (previous["lat"], previous["lon"]))
+            except (ConfigError, KeyError, TypeError) as exc:
+                if same_user_point:
+                    raise
+                log.info("the earlier automatic reference point is no longer usable (%s); choosing again",
+                         exc)
+            else:
+                log.info("keeping the reference point of the earlier prep")
+                coherence = previous.get("coherence", kept.coherence) if unw else kept.coherence
+                return replace(kept, automatic=bool(previous.get("automatic")), coherence=coherence)
         return choose_reference(inputs.grid, inputs.unw_files, inputs.cor_files, inputs.water_mask,
                                 self.reference_point)
+
+    def unchecked_files(self, inputs: PreparedInputs) -> tuple[list[Path], list[Path]]:
+        """The (unw, cor) files of pairs new since the earlier prep, when every pair of that prep
+        is still here; else all of them."""
+        earlier = set(self.summary().get("pairs") or [])
+        if not earlier or not earlier <= set(inputs.pairs):
+            return list(inputs.unw_files), list(inputs.cor_files)
+        new = [i for i, pair in enumerate(inputs.pairs) if pair not in earlier]
+        return [inputs.unw_files[i] for i in new], [inputs.cor_files[i] for i in new]
 
     # -- prep -------------------------------------------------------------------------------
     def prep_data(self) -> Path:
@@ -204,63 +249,109 @@ class BaseAnalyzer(ABC):
         return options
 
     # -- run ----------------------------------------------------------------------------------
-    def run(self, steps: Iterable[str] | str | None = None) -> dict[str, Path]:
-        """Run smallbaselineApp steps (all for None), each logged; returns MintPy's outputs.
+    def run(self, steps: Iterable[str] | str | None = None, *, full: bool = False) -> dict[str, Path]:
+        """Bring the time series up to date; returns MintPy's outputs.
+
+        With new interferograms for a stack that has a time series, only the new dates are
+        estimated and appended (`insarhub.analyzer.append`); a full smallbaselineApp run is made
+        when asked (`full=True`), when there is no series yet, when pairs between old dates
+        changed, the reference point moved, the options changed, or every
+        `full_inversion_every` runs. `steps` runs just those smallbaselineApp steps. The mode
+        and its reason are in `last_run` and in `insarhub_timeseries.json`.
 
         Runs `prep_data()` first unless this analyzer has prepared already, so that new
-        interferograms and options are always taken in; clipped layers and MintPy's files that
-        are still up to date are kept (MintPy's own update mode).
+        interferograms and options are always taken in.
         """
-        wanted = check_steps(steps)
+        wanted = check_steps(steps) if steps is not None else None
         if self.inputs is None or not self.template_file.is_file():
             self.prep_data()
-        plot = read_template(self.template_file).get("mintpy.plot", "no").lower() in ("yes", "true")
-        command = [sys.executable, "-m", "insarhub.analyzer.runner", str(self.template_file),
-                   str(self.mintpy_dir), *wanted]
-        if plot and len(wanted) > 1:
-            command.append("--plot")
-        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-        env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-        self.mintpy_dir.mkdir(parents=True, exist_ok=True)
-        durations: dict[str, float] = {}
-        failed: tuple[str, str] | None = None
-        peak: float | None = None
-        tail: deque[str] = deque(maxlen=40)
+        assert self.inputs is not None and self.reference is not None
+        recovered = AppendJournal(self.mintpy_dir).recover()
+        if recovered:
+            log.warning("%s: %s", self.mintpy_dir, recovered)
+        options = read_template(self.template_file)
+        plot = options.get("mintpy.plot", "no").lower() in ("yes", "true")
+        if wanted is not None:
+            plan = UpdatePlan("steps", f"steps requested: {' '.join(wanted)}")
+        else:
+            plan = plan_update(self.mintpy_dir, self.inputs.pairs, (self.reference.row, self.reference.col),
+                               options, series_chain(options), full=full,
+                               full_every=self.full_inversion_every, replaced=self.replaced_pairs(),
+                               size=(self.inputs.grid.length, self.inputs.grid.width))
+        if recovered:
+            plan.reason += f" (after recovery: {recovered})"
+        log.info("time series: %s run (%s)", plan.mode, plan.reason)
         started = time.perf_counter()
-        with self.log_file.open("a") as log_out:
-            log_out.write(f"\n===== insarhub run {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} "
-                          f"steps: {' '.join(wanted)}\n")
-            log_out.flush()
-            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env=env, cwd=self.mintpy_dir, bufsize=1) as proc:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    log_out.write(line)
-                    if not line.startswith(MARK):
-                        tail.append(line.rstrip("\n"))
-                        continue
-                    words = line.split()
-                    if words[1:3] == ["step", "start"]:
-                        log.info("MintPy step %s ...", words[3])
-                    elif words[1:3] == ["step", "done"]:
-                        durations[words[3]] = float(words[4])
-                        log.info("MintPy step %s done in %.1f s", words[3], float(words[4]))
-                    elif words[1:3] == ["step", "failed"]:
-                        failed = (words[3], " ".join(words[4:]))
-                    elif words[1] == "warning":
-                        log.warning("MintPy %s", line[len(MARK) + 9:].strip())
-                    elif words[1] == "peak_rss_mb":
-                        peak = float(words[2])
-                code = proc.wait()
+        if plan.up_to_date:
+            self.last_run = RunReport({}, 0.0, None, self.log_file, plan.mode, plan.reason)
+            return self.outputs()
+        previous = read_state(self.mintpy_dir)
+        if plan.mode == "append":
+            record = state_record(previous, plan, options, self._date_count() + len(plan.new_dates),
+                                  len(self.inputs.pairs), self.mintpy_dir)
+            result = append_dates(self.mintpy_dir, self.template_file, self.log_file, plan,
+                                  lambda folder: self.append_load_options(plan.new_pairs, folder), record,
+                                  series_chain(options))
+            durations, peak = result.steps, result.peak_rss_mb
+        else:
+            if plan.mode == "full":
+                self._before_full(plan)
+            done = run_steps(self.template_file, self.mintpy_dir, wanted or list(STEPS), self.log_file,
+                             plot=plot, title=f"{plan.mode} ({plan.reason})")
+            durations, peak = done.steps, done.peak_rss_mb
+            if plan.mode == "full":
+                write_state(self.mintpy_dir / STATE_NAME,
+                            state_record(previous, plan, options, self._date_count(), len(self.inputs.pairs),
+                                         self.mintpy_dir))
         wall = time.perf_counter() - started
-        self.last_run = RunReport(durations, wall, peak, self.log_file)
-        if failed or code:
-            step, reason = failed or ("(unknown)", f"exit status {code}")
-            last = "\n".join(tail)
-            raise MintPyError(f"MintPy step {step!r} failed: {reason}\n"
-                              f"full log: {self.log_file}\nlast lines of MintPy's output:\n{last}")
-        log.info("MintPy ran %d steps in %.1f s (peak memory %s MB)", len(wanted), wall, peak)
+        self.last_run = RunReport(durations, wall, peak, self.log_file, plan.mode, plan.reason)
+        log.info("%s run of the time series in %.1f s (peak memory %s MB)", plan.mode, wall, peak)
         return self.outputs()
+
+    def append_load_options(self, pairs: list[str], folder: Path) -> dict[str, str]:
+        """mintpy.load.* keys that load only `pairs`: their folders linked into `folder`, and the
+        interferogram file patterns of the template pointed there."""
+        assert self.inputs is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        wanted = set(pairs)
+        for pair, unw_file in zip(self.inputs.pairs, self.inputs.unw_files, strict=True):
+            if pair in wanted:
+                (folder / unw_file.parent.name).symlink_to(unw_file.parent, target_is_directory=True)
+        options = {}
+        for key in ("mintpy.load.unwFile", "mintpy.load.corFile", "mintpy.load.connCompFile"):
+            pattern = self.inputs.load_options.get(key, "no")
+            if pattern.lower() not in ("no", "auto", ""):
+                options[key] = str(folder / "*" / Path(pattern).name)
+        return options
+
+    def replaced_pairs(self) -> list[str]:
+        """Pairs already in the interferogram stack whose input is newer than the stack."""
+        stack = self.mintpy_dir / STACK
+        if self.inputs is None or not stack.is_file():
+            return []
+        loaded, held = stack.stat().st_mtime, set(stack_pairs(stack))
+        return [pair for pair, unw in zip(self.inputs.pairs, self.inputs.unw_files, strict=True)
+                if pair in held and unw.is_file() and unw.stat().st_mtime > loaded]
+
+    def _before_full(self, plan: UpdatePlan) -> None:
+        """Make MintPy's update mode redo what a full inversion must redo."""
+        stack = self.mintpy_dir / STACK
+        if not stack.is_file():
+            return
+        if plan.reload_stack:
+            log.info("removing %s so that MintPy loads every interferogram again", stack)
+            stack.unlink()
+        else:  # newer than every output: MintPy inverts and corrects everything again
+            stack.touch()
+
+    def _date_count(self) -> int:
+        import h5py
+
+        path = self.mintpy_dir / "timeseries.h5"
+        if not path.is_file():
+            return 0
+        with h5py.File(path, "r") as h5:
+            return int(h5["date"].shape[0])
 
     def outputs(self) -> dict[str, Path]:
         """MintPy's main outputs that exist, by name (velocity.h5, timeseries*.h5, ...)."""

@@ -32,8 +32,10 @@ class Hyp3SBASAnalyzer(BaseAnalyzer):
                  reference_point: tuple[float, float] | None = None,
                  mintpy_options: Mapping[str, OptionValue] | None = None, *,
                  hyp3_dir: str | Path | None = None, mintpy_dir: str | Path | None = None,
+                 full_inversion_every: int | None = None,
                  clip_workers: int = 4) -> None:
-        super().__init__(workdir, aoi, reference_point, mintpy_options, mintpy_dir=mintpy_dir)
+        super().__init__(workdir, aoi, reference_point, mintpy_options, mintpy_dir=mintpy_dir,
+                         full_inversion_every=full_inversion_every)
         self.hyp3_dir = Path(hyp3_dir).expanduser().absolute() if hyp3_dir else self.workdir / "hyp3"
         self.clip_workers = clip_workers
         self.job_type: str | None = None

@@ -118,8 +118,10 @@ class IsceSBASAnalyzer(BaseAnalyzer):
     def __init__(self, workdir: str | Path, aoi: object = None,
                  reference_point: tuple[float, float] | None = None,
                  mintpy_options: Mapping[str, OptionValue] | None = None, *,
-                 isce_dir: str | Path | None = None, mintpy_dir: str | Path | None = None) -> None:
-        super().__init__(workdir, aoi, reference_point, mintpy_options, mintpy_dir=mintpy_dir)
+                 isce_dir: str | Path | None = None, mintpy_dir: str | Path | None = None,
+                 full_inversion_every: int | None = None) -> None:
+        super().__init__(workdir, aoi, reference_point, mintpy_options, mintpy_dir=mintpy_dir,
+                         full_inversion_every=full_inversion_every)
         self.isce_dir = Path(isce_dir) if isce_dir else default_isce_dir(self.workdir)
         self.stack: TopsStackFiles | None = None
         self.subset: tuple[int, int, int, int] | None = None  # row0, row1, col0, col1
@@ -172,8 +174,14 @@ class IsceSBASAnalyzer(BaseAnalyzer):
         return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
     def choose_reference(self, inputs: PreparedInputs) -> ReferencePoint:
-        """A radar pixel of the subset: the user's lat/lon (nearest lookup pixel) or automatic."""
+        """A radar pixel of the subset: the user's lat/lon (nearest lookup pixel) or automatic.
+
+        The point of an earlier prep is kept while the interferograms new since are valid there.
+        """
         assert self.stack is not None and self.subset is not None
+        kept = self._earlier_reference(inputs)
+        if kept is not None:
+            return kept
         row0, row1, col0, col1 = self.subset
         box = (slice(row0, row1), slice(col0, col1))
         lat = _read(self.stack.geometry_dir / "lat.rdr")[box]
@@ -202,6 +210,29 @@ class IsceSBASAnalyzer(BaseAnalyzer):
         row, col = (int(v) for v in np.unravel_index(int(np.argmax(candidates)), score.shape))
         return ReferencePoint(row, col, float(lat[row, col]), float(lon[row, col]),
                               float(mean_coh[row, col]), automatic=True)
+
+    def _earlier_reference(self, inputs: PreparedInputs) -> ReferencePoint | None:
+        previous = self.summary().get("reference_point") or {}
+        if not previous or (self.reference_point is None) != bool(previous.get("automatic")):
+            return None
+        if self.reference_point is not None and (previous.get("lat"), previous.get("lon")) != tuple(
+                self.reference_point):
+            return None
+        unw, _ = self.unchecked_files(inputs)
+        if len(unw) == len(inputs.unw_files):
+            return None  # nothing checked before: choose afresh
+        assert self.subset is not None
+        row0, _, col0, _ = self.subset
+        try:
+            point = ReferencePoint(**previous)
+        except TypeError:
+            return None
+        for path in unw:
+            phase = _read(path, "phase")[row0 + point.row, col0 + point.col]
+            if not np.isfinite(phase) or phase == 0:
+                log.info("the earlier reference point has no valid phase in %s; choosing again", path)
+                return None
+        return point
 
     @staticmethod
     def _requested(lat: np.ndarray, lon: np.ndarray, mean_coh: np.ndarray, valid: np.ndarray,

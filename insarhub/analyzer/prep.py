@@ -271,6 +271,7 @@ def clip_products(products: Sequence[Hyp3Product], directory: Path, aoi: BaseGeo
     grid = common_grid(grids, aoi)
     manifest_path = directory / MANIFEST
     manifest = _read_manifest(manifest_path)
+    grid = kept_grid(manifest, products, grids, aoi) or grid
     if manifest.get("grid") != _grid_record(grid):
         if directory.exists():
             log.info("common grid changed: clipping every product again")
@@ -310,6 +311,44 @@ def clip_products(products: Sequence[Hyp3Product], directory: Path, aoi: BaseGeo
         geometry_files={layer: clipped_path(directory, geometry_product, layer)
                         for layer in list(GEOMETRY_LAYERS) + optional},
         reused=reused)
+
+
+def kept_grid(manifest: dict[str, object], products: Sequence[Hyp3Product], grids: Sequence[Grid],
+              aoi: BaseGeometry | None, min_cover: float = 0.5) -> Grid | None:
+    """The earlier common grid, kept when only new products would shrink it.
+
+    A new product that does not cover all of the earlier grid would shrink the common grid and
+    force every interferogram to be clipped and loaded again. Instead its missing pixels are no
+    data (zero, as MintPy reads them), as long as it covers `min_cover` of the grid. Not kept
+    when the AOI or the earlier products changed the grid themselves.
+    """
+    record, earlier = manifest.get("grid"), set(manifest.get("products") or [])  # type: ignore[call-overload]
+    if not isinstance(record, list) or len(record) != 7 or not earlier:
+        return None
+    old = Grid(epsg=int(record[0]), x0=float(record[1]), y0=float(record[2]), dx=float(record[3]),
+               dy=float(record[4]), width=int(record[5]), length=int(record[6]))
+    old_grids = [g for p, g in zip(products, grids, strict=True) if p.name in earlier]
+    new_grids = [g for p, g in zip(products, grids, strict=True) if p.name not in earlier]
+    if not old_grids or not new_grids or any((g.epsg, g.dx, g.dy) != (old.epsg, old.dx, old.dy) for g in grids):
+        return None
+    try:
+        if _grid_record(common_grid(old_grids, aoi)) != record:
+            return None
+    except ProductSetError:
+        return None
+    left, bottom, right, top = old.bounds
+    area = (right - left) * (top - bottom)
+    for g in new_grids:
+        g_left, g_bottom, g_right, g_top = g.bounds
+        overlap = max(0.0, min(right, g_right) - max(left, g_left)) * max(0.0, min(top, g_top) - max(bottom, g_bottom))
+        if overlap < min_cover * area:
+            return None
+    if all(g.bounds[0] <= left and g.bounds[1] <= bottom and g.bounds[2] >= right and g.bounds[3] >= top
+           for g in new_grids):
+        return old
+    log.info("keeping the earlier common grid: some new products do not cover all of it (their "
+             "missing pixels are no data)")
+    return old
 
 
 def _up_to_date(product: Hyp3Product, layer: str, directory: Path) -> bool:

@@ -6,6 +6,8 @@ MintPy changes the working directory, prints to stdout and may exit the interpre
 apart from the caller. Markers on stdout tell the caller which step starts, ends or fails:
 `##insarhub step start <name>`, `##insarhub step done <name> <seconds>`,
 `##insarhub step failed <name>`; the last line `##insarhub peak_rss_mb <n>` gives peak memory.
+Besides smallbaselineApp's steps, `mask_temporal_coherence` makes maskTempCoh.h5 from
+temporalCoherence.h5 the way invert_network does (an append needs it without the inversion).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 import traceback
 
 MARK = "##insarhub"
+MASK_STEP = "mask_temporal_coherence"
 
 
 def _closure_plot_bug(step: str, exc: ValueError, work_dir: str) -> bool:
@@ -50,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{MARK} step start {step}", flush=True)
             started = time.perf_counter()
             try:
-                app.run(steps=[step])
+                if step == MASK_STEP:
+                    app.generate_temporal_coherence_mask()
+                else:
+                    app.run(steps=[step])
             except ValueError as exc:
                 if not _closure_plot_bug(step, exc, args.work_dir):
                     raise

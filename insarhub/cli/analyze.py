@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                         help="any MintPy template option, e.g. -o mintpy.deramp=linear (repeatable)")
     parser.add_argument("--prep-only", action="store_true", help="prepare the inputs and template only")
+    parser.add_argument("--full", action="store_true",
+                        help="invert every date again (default: append new dates to an existing time series "
+                             "when that is sound)")
     parser.set_defaults(func=_analyze)
 
 
@@ -38,6 +41,8 @@ def _options(pairs: list[str]) -> dict[str, str]:
 def _analyze(args: argparse.Namespace) -> int:
     from insarhub.factory import Analyzer
 
+    if args.full and args.steps:
+        raise ConfigError("--full runs every smallbaselineApp step; give --full or --steps, not both")
     if (args.ref_lat is None) != (args.ref_lon is None):
         raise ConfigError("give both --ref-lat and --ref-lon, or neither (automatic reference point)")
     reference = (args.ref_lat, args.ref_lon) if args.ref_lat is not None else None
@@ -51,9 +56,10 @@ def _analyze(args: argparse.Namespace) -> int:
               f"({'automatic' if ref.automatic else 'given'}, mean coherence {ref.coherence:.2f})")
     if args.prep_only:
         return 0
-    outputs = analyzer.run(args.steps)
+    outputs = analyzer.run(args.steps, full=args.full)
     report = analyzer.last_run
     if report is not None:
+        print(f"time series: {report.mode} run ({report.reason})")
         print(f"MintPy: {len(report.steps)} steps in {report.wall_s:.1f} s; log {report.log_file}")
     for name, path in outputs.items():
         print(f"{name:<24} {path}")

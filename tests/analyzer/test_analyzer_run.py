@@ -53,8 +53,9 @@ def test_rerun_with_new_interferograms_updates(tmp_path: Path) -> None:
     with h5py.File(stack.workdir / "mintpy" / "timeseries.h5") as f:
         assert f["timeseries"].shape[0] == 9
     assert old_clip.stat().st_mtime_ns == stamps[1]  # prep kept the clipped layers it had
-    assert geometry.stat().st_mtime_ns == stamps[0]  # MintPy's update mode kept the geometry
-    assert "no need to re-load" in again.log_file.read_text()
+    assert geometry.stat().st_mtime_ns == stamps[0]  # the append kept the geometry
+    assert again.last_run is not None and again.last_run.mode == "append"
+    assert "adding 2 date(s)" in again.last_run.reason
     assert (again.reference.lat, again.reference.lon) == (first.reference.lat, first.reference.lon)
 
 
@@ -78,6 +79,9 @@ def test_cli_prepares_runs_and_reports_errors(make_stack, tmp_path: Path, capsys
                  "-o", "mintpy.network.startDate=20200101"]) == 0
     out = capsys.readouterr().out
     assert "reference point: lat 37.8" in out and "automatic" in out and "ifgramStack.h5" in out
+    assert "time series: steps run (steps requested: load_data modify_network)" in out
+    assert main(["analyze", "--workdir", stack.workdir.name, "--full", "--steps", "velocity"]) == 1
+    assert "give --full or --steps, not both" in capsys.readouterr().err
 
     assert main(["analyze", "--workdir", str(stack.workdir), "--prep-only",
                  "--aoi=-112.885,37.855,-112.845,37.885"]) == 0

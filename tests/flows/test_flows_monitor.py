@@ -69,6 +69,7 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert first["pairs_submitted"] == len(pairs_1) >= 3
     assert len(first["new_dates"]) == 4  # everything is new the first time
     assert first["timeseries"]["dates"] == ["20200102", "20200114", "20200126", "20200207"]
+    assert first["timeseries"]["run"]["mode"] == "full"
     prefix = "monitoring/utah-two-cycles/p100_f466/"
     listed = s3.client().list_objects_v2(Bucket="insar-products", Prefix=prefix)
     assert {prefix + n for n in ("velocity.tif", "displacement.tif", "item.json")} <= {
@@ -91,6 +92,7 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert sandbox_user.credits() == credits_1 - 10 * len(added)
     assert second["timeseries"]["dates"][-1] == "20200219"
     assert len(second["timeseries"]["dates"]) == 5
+    assert second["timeseries"]["run"]["mode"] == "append"  # only the new date was estimated
     assert Path(second["products"]["displacement.tif"]).is_file()
     assert prefix + "displacement.tif" in second["published"]["uploaded"]  # one band more
 
