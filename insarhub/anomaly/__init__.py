@@ -6,6 +6,10 @@
 
 from insarhub.anomaly.config import AlertConfig
 from insarhub.anomaly.detector import detect_anomaly
+from insarhub.anomaly.figure import residual_figure
+from insarhub.anomaly.memory import AnnouncementMemory, announce
+from insarhub.anomaly.mintpy import anomaly_from_mintpy, timeseries_file
 from insarhub.anomaly.report import AnomalyRegion, AnomalyReport
 
-__all__ = ["AlertConfig", "AnomalyRegion", "AnomalyReport", "detect_anomaly"]
+__all__ = ["AlertConfig", "AnnouncementMemory", "AnomalyRegion", "AnomalyReport", "announce",
+           "anomaly_from_mintpy", "detect_anomaly", "residual_figure", "timeseries_file"]

@@ -223,7 +223,7 @@ def detect_anomaly(
                                  newest_single.shape)
     top = regions[0] if regions else None
     return AnomalyReport(
-        date=newest, previous_date=previous,
+        date=newest, previous_date=previous, pixel_size_m=pixel_size_m,
         residual_mm=round(abs(top.magnitude_mm) if top else
                           abs(float(newest_single[strongest])) * 1000.0, 3),
         max_residual_mm=round(float(np.abs(maps[-1][valid]).max()) * 1000.0, 3),

@@ -52,6 +52,7 @@ class AnomalyReport:
     regions: list[AnomalyRegion] = field(default_factory=list)
     z_threshold: float | None = None  # significance a region's peak needs
     previous_date: str | None = None
+    pixel_size_m: float | None = None
     # maps for figures, never serialised: the newest residual (m) and the region labels
     residual_map: np.ndarray | None = field(default=None, repr=False, compare=False)
     region_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
