@@ -1,7 +1,7 @@
 """Anomaly alerts on synthetic MintPy-style stacks: detection, false alarms, location, speed.
 
 For each atmosphere level (turbulent std 4, 8, 12 mm over the AOI) it draws random 40-date,
-200x200 px (80 m) stacks (`anomaly_stacks.make_stack`):
+200x200 px (80 m) stacks (`insarhub.anomaly.synthetic.make_stack`):
 - event stacks: a local bowl (30 mm subsidence, sigma 400 m) from date 39 of 40 on. Cycle 1
   judges dates 1..39 (the event on its first date), cycle 2 all 40 (its second date). Detected
   when a reported region lies within `MATCH_KM` of the event; the location error is that
@@ -27,15 +27,13 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_stacks import Stack, make_stack  # noqa: E402
-
-from insarhub.anomaly import AlertConfig, detect_anomaly  # noqa: E402
+from insarhub.anomaly import AlertConfig, detect_anomaly
+from insarhub.anomaly.synthetic import Stack, make_stack
 
 MATCH_KM = 1.5
 LEVELS_MM = (4.0, 8.0, 12.0)
 EVENT_MM = -30.0
-SWEEP_MM = (10.0, 15.0, 20.0, 25.0, 30.0)
+SWEEP_MM = (15.0, 20.0, 25.0, 30.0)
 
 
 def _detect(stack: Stack, count: int) -> Any:

@@ -17,7 +17,7 @@ class AlertConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold_mm: float = Field(default=10.0, ge=0)  # least |magnitude| of a reported region
-    false_alarm_rate: float = Field(default=0.05, gt=0, lt=0.5)  # per cycle, event-free AOI
+    false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)  # per cycle, event-free AOI
     scales_m: list[float] = Field(default_factory=lambda: [250.0, 500.0, 1000.0],
                                   min_length=1)  # Gaussian widths of the sought bowls
     min_coherence: float = Field(default=0.7, ge=0, le=1)  # temporal coherence of reliable pixels

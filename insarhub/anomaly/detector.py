@@ -119,7 +119,7 @@ def detect_anomaly(
     mask: np.ndarray | None = None,
     height: np.ndarray | None = None,
     pixel_size_m: float = 80.0,
-    false_alarm_rate: float = 0.05,
+    false_alarm_rate: float = 0.01,
     scales_m: Sequence[float] = _DEFAULT_SCALES,
     min_dates: int = 8,
 ) -> AnomalyReport:

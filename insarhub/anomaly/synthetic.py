@@ -1,4 +1,4 @@
-"""Synthetic MintPy-style displacement time series for the anomaly bench and tests (vectorised).
+"""Synthetic MintPy-style displacement time series (vectorised), for the bench and the tests.
 
 A subsidence bowl (linear) with a seasonal term, a fresh turbulent atmosphere on every date
 (power-law spectrum, k^-8/3, a given std over the AOI), a stratified delay proportional to
@@ -42,11 +42,16 @@ def powerlaw_fields(rng: np.random.Generator, count: int, n: int, beta: float) -
     k[0, 0] = 1.0
     amplitude = k ** (-beta / 2)
     amplitude[0, 0] = 0.0
-    noise = rng.standard_normal((count, big, big)) + 1j * rng.standard_normal((count, big, big))
-    fields = np.fft.ifft2(amplitude * noise).real[:, :n, :n]
-    fields -= fields.mean(axis=(1, 2), keepdims=True)
-    fields /= fields.std(axis=(1, 2), keepdims=True)
-    return fields.astype(np.float32)
+    out = np.empty((count, n, n), dtype=np.float32)
+    for start in range(0, count, 8):  # in chunks: bounded memory for large stacks
+        chunk = min(8, count - start)
+        noise = (rng.standard_normal((chunk, big, big), dtype=np.float32)
+                 + 1j * rng.standard_normal((chunk, big, big), dtype=np.float32))
+        fields = np.fft.ifft2(amplitude * noise).real[:, :n, :n]
+        fields -= fields.mean(axis=(1, 2), keepdims=True)
+        fields /= fields.std(axis=(1, 2), keepdims=True)
+        out[start:start + chunk] = fields
+    return out
 
 
 def make_stack(rng: np.random.Generator, *, atmosphere_mm: float, n_dates: int = 40,
@@ -72,7 +77,8 @@ def make_stack(rng: np.random.Generator, *, atmosphere_mm: float, n_dates: int =
     delay = turbulent + strat[:, None, None] * (height - height.mean())[None]
     phase = 2 * np.pi * t
     series = (velocity[None] * t[:, None, None] + seasonal[None] * np.sin(phase)[:, None, None]
-              + delay - delay[:1] + white[None] * rng.standard_normal((n_dates, size, size)))
+              + delay - delay[:1]
+              + white[None] * rng.standard_normal((n_dates, size, size), dtype=np.float32))
     event = None
     if event_mm is not None:
         first = n_dates - 1 if event_first is None else event_first
