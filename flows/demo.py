@@ -25,8 +25,8 @@ from typing import Any
 AOI = [-113.05, 37.74, -112.68, 38.0]
 STACK = (100, 466)
 SANDBOX_NOW = "2021-01-01T00:00:00+00:00"
-EVENT = {"lon": -112.856, "lat": 37.876, "start": "2021-01-02", "magnitude_mm": -40.0,
-         "sigma_m": 450.0, "kind": "step"}  # a sinkhole-like bowl near the AOI's centre
+EVENT = {"lon": -112.856, "lat": 37.876, "start": "2021-01-02", "magnitude_mm": -60.0,
+         "sigma_m": 500.0, "kind": "step"}  # a sinkhole-like bowl near the AOI's centre
 
 
 def _environment(workdir: Path) -> None:
