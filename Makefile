@@ -6,7 +6,7 @@ STAMP := $(VENV)/.insarhub-installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup test demo server lint bench clean
+.PHONY: setup browser test demo server lint bench clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,18 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import osgeo" 2>/dev/null || $(PY) -m pip install -q --no-build-isolation "GDAL==$$(gdal-config --version)"
 	@touch $(STAMP)
 
-test: setup
+# headless Chromium for the browser test (tests/flows/test_flows_server.py), like GDAL: installed
+# when we are root, else the command is printed and that test is skipped
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo ">> installing Chromium (Debian: chromium) for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: the browser test will be skipped. Run: sudo apt-get install -y chromium" >&2; \
+	  fi; }
+
+test: setup browser
 	$(PY) -m pytest -q
 
 lint: setup

@@ -15,7 +15,6 @@ Writes bench/results/network.json.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import tracemalloc
@@ -34,7 +33,7 @@ from insarhub.network import select_pairs  # noqa: E402
 from insarhub.network.baselines import OrbitState, perpendicular_baselines  # noqa: E402
 from insarhub.network.synthetic import synthetic_stack  # noqa: E402
 
-FIXTURES = Path(os.environ.get("INSARHUB_FIXTURES", REPO.parent / "shared" / "fixtures"))
+FIXTURES = REPO / "tests" / "fixtures"  # recorded ASF data, see tests/fixtures/SOURCES.md
 SIZES = (100, 1000, 5000)
 
 

@@ -6,8 +6,10 @@
 3. injects a local subsidence event into the simulated Earth (from the first new date on),
    moves the sandbox clock a month on and runs one `monitor_aoi` cycle, which finds the new
    acquisitions, submits only their pairs, updates the time series and products, and alerts,
-4. prints what was made: stacks, dates, pairs, jobs, velocity range, product paths, and the
-   alert: where, how big, how far from the injected truth.
+4. prints what was made: stacks, dates, pairs, jobs, velocity range, product paths, the
+   HyP3 credits each step spent (`--product S1_Burst`: the AOI's 6 bursts as multi-burst
+   jobs, 5 credits a pair instead of INSAR_GAMMA's 10), and the alert: where, how big, how
+   far from the injected truth.
 
 Everything lands in `demo_work/` (deleted and made again on each run).
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 AOI = [-113.05, 37.74, -112.68, 38.0]
-STACK = (100, 466)
+STACKS: dict[str, Any] = {"S1_SLC": (100, 466), "S1_Burst": "p100_IW2-3_213494-213496"}
 SANDBOX_NOW = "2021-01-01T00:00:00+00:00"
 EVENT = {"lon": -112.856, "lat": 37.876, "start": "2021-01-02", "magnitude_mm": -60.0,
          "sigma_m": 500.0, "kind": "step"}  # a sinkhole-like bowl near the AOI's centre
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default="2020-01-01", help="first acquisition date")
     parser.add_argument("--grid-size", type=int, default=40, help="simulated product pixels")
     parser.add_argument("--max-degree", type=int, default=4, help="pairs per date (network)")
+    parser.add_argument("--product", choices=tuple(STACKS), default="S1_SLC",
+                        help="SLC frames (INSAR_GAMMA) or the AOI's bursts (multi-burst)")
     args = parser.parse_args(argv)
 
     workdir: Path = args.workdir
@@ -73,19 +77,28 @@ def _run(args: argparse.Namespace, workdir: Path, sandbox: Any) -> int:
     from flows.monitor import monitor_aoi
     from flows.pipeline import insar_pipeline
     from insarhub.monitoring import MonitorConfig
+    from insarhub.options import NetworkOptions, Point
     from insarhub.sandbox.earth_events import DeformationEvent
 
+    stack_key = STACKS[args.product]
     started = time.perf_counter()
-    print(f"\n== 1. insar_pipeline: AOI {AOI}, stack {STACK}, from {args.start} ==", flush=True)
-    result = insar_pipeline(aoi=AOI, start=args.start, path_frame=STACK,
-                            workdir=str(workdir / "aoi"), network={"max_degree": args.max_degree},
-                            points=[(37.87, -112.86)], poll_interval_s=1.0, wait_timeout_s=600)
+    credits_0 = _remaining_credits()
+    print(f"\n== 1. insar_pipeline: AOI {AOI}, {args.product} stack {stack_key}, from "
+          f"{args.start} ==", flush=True)
+    result = insar_pipeline(aoi=AOI, start=args.start, path_frame=stack_key,
+                            product=args.product, workdir=str(workdir / "aoi"), name="demo-utah",
+                            network=NetworkOptions(max_degree=args.max_degree),
+                            points=[Point(lat=37.87, lon=-112.86)], poll_interval_s=1.0,
+                            wait_timeout_s=600)
     pipeline_s = time.perf_counter() - started
     stack = next(iter(result["stacks"].values()))
     _report_pipeline(result, pipeline_s)
+    credits_1 = _remaining_credits()
+    print(f"HyP3 credits spent by the pipeline: {credits_0 - credits_1:g}")
 
     config = MonitorConfig.from_dict({
-        "name": "demo-utah", "aoi": AOI, "stack": STACK, "start": args.start,
+        "name": "demo-utah", "aoi": AOI, "stack": stack_key, "product": args.product,
+        "start": args.start,
         "workdir": workdir / "aoi", "network": {"max_degree": args.max_degree},
         "new_date_pairs": 3, "points": [(37.87, -112.86)],
         "wait": {"poll_interval_s": 1.0, "timeout_s": 600}, "alert": {"threshold_mm": 25.0}})
@@ -100,9 +113,25 @@ def _run(args: argparse.Namespace, workdir: Path, sandbox: Any) -> int:
     started = time.perf_counter()
     cycle = monitor_aoi(str(config_path))
     _report_cycle(cycle, time.perf_counter() - started)
+    credits_2 = _remaining_credits()
+    print(f"HyP3 credits spent by the monitoring cycle: {credits_1 - credits_2:g}; in all "
+          f"{credits_0 - credits_2:g} of the month's {_monthly():,}")
     print(f"\nDone in {time.perf_counter() - started + pipeline_s:.0f} s. Stack folder: "
           f"{stack['folder']}\nNext: `make server` for the Prefect UI with the deployments.")
     return 0
+
+
+def _remaining_credits() -> float:
+    """The HyP3 account's remaining credits (the sandbox's, here)."""
+    from insarhub.processor.hyp3_client import Hyp3Client
+
+    return float(Hyp3Client().user().get("remaining_credits") or 0.0)
+
+
+def _monthly() -> int:
+    from insarhub.credits import MONTHLY_CREDITS
+
+    return MONTHLY_CREDITS
 
 
 def _report_pipeline(result: dict[str, Any], seconds: float) -> None:

@@ -22,10 +22,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from insarhub.credits import check_ceiling, combine, estimate_from_dict
 from insarhub.errors import HyP3Error
 from tasks import artifacts
+from tasks.common import artifact_key
 from tasks.hyp3 import (
     download_products,
+    estimate_credits,
     ledger_status,
     repair_network,
     retry_failed,
@@ -45,15 +48,31 @@ def _poll(stack: str, processor_type: str, workdir: str) -> dict[str, Any]:
         return ledger_status(stack, processor_type, workdir)
 
 
-def _job_rows(statuses: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _day(value: Any) -> str:
+    """A granule name or a timestamp as its date (YYYY-MM-DD); '-' for none."""
+    from insarhub.errors import ConfigError
+    from insarhub.monitoring import acquisition_date
+
+    text = str(value or "")
+    if not text or text in ("None", "NaT", "nan"):
+        return "-"
+    try:
+        return acquisition_date(text).isoformat()
+    except ConfigError:
+        return text[:10]
+
+
+def job_rows(statuses: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The HyP3 job table a user reads: one short row per pair (dates, not granule names)."""
     rows = []
     for stack, status in statuses.items():
         for job in status.get("jobs", []):
-            rows.append({"stack": stack, **{k: job.get(k) for k in
-                                            ("name", "job_id", "status", "reference",
-                                             "secondary", "attempt", "downloaded",
-                                             "expiration_time")}})
-    return rows
+            rows.append({"stack": stack, "reference": _day(job.get("reference")),
+                         "secondary": _day(job.get("secondary")),
+                         "status": job.get("status"), "attempt": job.get("attempt"),
+                         "expires": _day(job.get("expiration_time")),
+                         "downloaded": str(job.get("downloaded")) == "True"})
+    return sorted(rows, key=lambda r: (r["stack"], r["reference"], r["secondary"]))
 
 
 @flow(name="hyp3-interferograms")
@@ -65,8 +84,14 @@ def hyp3_interferograms(
     timeout_s: float = 3600.0,
     retry_failures: bool = True,
     network: dict[str, Any] | None = None,
+    label: str | None = None,
+    max_credits: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Make the interferograms of every stack on HyP3 and download them.
+
+    The credits of all stacks' queued jobs are estimated first (log and `credits-<stack>`
+    artifacts); above `max_credits` (all stacks together) nothing is submitted and
+    CreditCeilingError says what the network needs and how to lower it.
 
     Failed jobs are resubmitted (a few times a pair); pairs that keep failing are dropped
     and replaced by pairs that keep the network connected (`network`: the pair selection
@@ -74,18 +99,27 @@ def hyp3_interferograms(
 
     `stacks`: [{"stack": name, "workdir": folder, "pairs": [[reference, secondary], ...]}]
     (pairs already in the ledger may be left out: the ledger's unfinished jobs are followed
-    too). Returns, per stack: the last status (counts, finished, succeeded), what was
-    submitted, and `waiting: True` when the jobs outlived `timeout_s` (run again later).
+    too). `label` (the AOI or run name) prefixes the artifact keys; the progress and the job
+    table (written after the downloads) are put on the run the user opened. Returns, per
+    stack: the last status (counts, finished, succeeded), what was submitted, and `waiting: True` when the jobs outlived `timeout_s` (run again later).
     """
     logger = get_run_logger()
+    estimates = {s["stack"]: estimate_credits(s["stack"], processor_type, s["workdir"],
+                                              s.get("pairs") or [], options, max_credits)
+                 for s in stacks}
+    total = combine(estimate_from_dict(e) for e in estimates.values())
+    logger.info("HyP3 credits of this run: %s", total.line())
+    check_ceiling(total, max_credits)
     submitted = {s["stack"]: submit_pairs.submit(s["stack"], processor_type, s["workdir"],
                                                  s.get("pairs") or [], options)
                  for s in stacks}
     # a submission that failed for good raises its error here (credits, token, bad pairs)
-    results: dict[str, dict[str, Any]] = {name: {"submit": future.result()}
+    results: dict[str, dict[str, Any]] = {name: {"submit": future.result(),
+                                                 "credits": estimates[name]}
                                           for name, future in submitted.items()}
     workdirs = {s["stack"]: s["workdir"] for s in stacks}
-    progress = artifacts.Progress("hyp3-progress", "HyP3 interferograms finished")
+    progress = artifacts.Progress(artifact_key(label, "hyp3-progress"),
+                                  "HyP3 jobs finished (succeeded or failed)", unit="jobs")
     deadline = time.monotonic() + timeout_s
     retried: dict[str, list[str]] = {name: [] for name in workdirs}
     repaired: dict[str, dict[str, Any]] = {}
@@ -96,7 +130,8 @@ def hyp3_interferograms(
         total = sum(s["total"] for s in statuses.values())
         done = sum(s["counts"].get("SUCCEEDED", 0) + s["counts"].get("FAILED", 0)
                    for s in statuses.values())
-        progress.update(done, total, "; ".join(f"{n}: {s['line']}" for n, s in statuses.items()))
+        progress.update(done, total, "; ".join(f"{n}: {s['line']}"
+                                               for n, s in statuses.items()))
         again = []
         for name, status in statuses.items():
             if not retry_failures or not status["failed"]:
@@ -113,8 +148,6 @@ def hyp3_interferograms(
         pause = max(0.0, min(poll_interval_s, deadline - time.monotonic()))
         time.sleep(pause)
         waited += pause
-    artifacts.table(_job_rows(statuses), key="hyp3-jobs",
-                    description="HyP3 jobs: one row per pair (current attempt)")
     for name, status in statuses.items():
         results[name].update(status)
         results[name].pop("jobs", None)
@@ -125,9 +158,14 @@ def hyp3_interferograms(
         if status["finished"]:
             folders = download_products(name, processor_type, workdirs[name])
             results[name]["products"] = len(folders)
+            statuses[name] = ledger_status(name, processor_type, workdirs[name])
+            results[name]["downloaded"] = statuses[name]["downloaded"]
         else:
             logger.warning("%s: %s after %.0f s; the next run picks these jobs up from the "
                            "ledger (nothing is submitted twice)", name, status["line"], timeout_s)
+    artifacts.table(job_rows(statuses), key=artifact_key(label, "hyp3-jobs"), on_root=True,
+                    description="HyP3 jobs, one row per pair (current attempt): dates, status, "
+                                "product expiry, downloaded")
     return results
 
 
@@ -139,6 +177,7 @@ def isce_interferograms(
     poll_interval_s: float = 30.0,
     timeout_s: float = 3600.0,
     retry_failures: bool = True,
+    label: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Make the interferograms of every stack locally with ISCE2 topsStack, step by step.
 
@@ -158,7 +197,8 @@ def isce_interferograms(
             download_slcs(s["stack"], s["workdir"], scenes)
         results[s["stack"]] = {"submit": submit_isce(s["stack"], s["workdir"], s["pairs"],
                                                      options, aoi)}
-    progress = artifacts.Progress("isce-progress", "ISCE2 topsStack commands finished")
+    progress = artifacts.Progress(artifact_key(label, "isce-progress"),
+                                  "ISCE2 topsStack commands finished", unit="commands")
     deadline = time.monotonic() + timeout_s
     retried: set[str] = set()
     while True:
@@ -181,7 +221,8 @@ def isce_interferograms(
         time.sleep(max(0.0, min(poll_interval_s, deadline - time.monotonic())))
     rows = [{"stack": n, "step": step, "status": state}
             for n, st in statuses.items() for step, state in st["steps"].items()]
-    artifacts.table(rows, key="isce-steps", description="ISCE2 topsStack steps")
+    artifacts.table(rows, key=artifact_key(label, "isce-steps"), on_root=True,
+                    description="ISCE2 topsStack steps")
     for name, status in statuses.items():
         results[name].update(status)
         results[name]["waiting"] = not status["finished"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 
@@ -33,22 +34,27 @@ from insarhub.monitoring import (
     announce,
     anomaly_from_mintpy,
     aoi_lock,
+    chosen_product,
     enough_dates,
     find_config,
     new_acquisitions,
     processed_dates,
+    record_product,
     timeseries_file,
     timeseries_summary,
 )
+from insarhub.options import NetworkOptions, as_model
 from tasks import artifacts
-from tasks.common import SIDE_EFFECTS
+from tasks.common import SIDE_EFFECTS, artifact_key
 from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
 from tasks.mintpy import run_timeseries
 from tasks.network import extend_stack_pairs, network_figure, select_stack_pairs
 from tasks.products import make_stack_products, publish_stack_products
+from tasks.reports import monitoring_markdown, verdict
 from tasks.search import save_stacks, search_scenes
 
 ANOMALY_EVENT = "insarhub.deformation.anomaly"
+AOI_TAG_PREFIX = "aoi:"
 
 
 @contextmanager
@@ -114,7 +120,8 @@ def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str
     if report.residual_map is not None:
         png = residual_figure(report, Path(stack_dir) / "anomaly" / f"residual_{report.date}.png")
         result["figure"] = str(png)
-        artifacts.figure(png, f"anomaly-{config.name}", f"Anomalies of {config.name}, {report.date}",
+        artifacts.figure(png, artifact_key(config.name, "anomaly"),
+                         f"Anomalies of {config.name}, {report.date}",
                          _regions_markdown(report.to_dict()))
     return result
 
@@ -133,35 +140,111 @@ def _regions_markdown(anomaly: dict[str, Any]) -> str:
 
 
 @flow(name="monitor-aoi")
-def monitor_aoi(config: str, config_dir: str = "deployments/aois") -> dict[str, Any]:
-    """One monitoring cycle of the AOI named by `config` (a name in `config_dir` or a path)."""
+def monitor_aoi(
+    config: str,
+    config_dir: str = "deployments/aois",
+    start: date | None = None,
+    end: date | None = None,
+    threshold_mm: float | None = None,
+    network: NetworkOptions | None = None,
+    max_credits: float | None = None,
+) -> dict[str, Any]:
+    """One monitoring cycle of an AOI: new acquisitions, their pairs, time series, alert.
+
+    Args:
+        config: The AOI's monitoring config: its name in `config_dir` (e.g. utah-p100-f466)
+            or the path of a YAML file on the worker.
+        config_dir: Folder of the AOI configs, relative to the project folder.
+        start: Override the config's first acquisition date (YYYY-MM-DD).
+        end: Only use acquisitions up to this date (a reprocessing window); empty: up to now.
+        threshold_mm: Override the alert threshold: the newest displacement's departure from
+            the trend (mm) above which the anomaly event is emitted.
+        network: Override the config's pair network options for this run.
+        max_credits: HyP3 credit ceiling of this run; empty: the config's.
+
+    Returns:
+        The cycle's outcome: status, new dates, pairs submitted, time series, products and
+        the anomaly check.
+    """
     logger = get_run_logger()
-    settings_ = MonitorConfig.from_yaml(find_config(config, config_dir))
+    overrides = {k: v for k, v in {"start": start, "end": end, "threshold_mm": threshold_mm,
+                                   "network": network, "max_credits": max_credits}.items()
+                 if v is not None}
+    settings_ = with_overrides(MonitorConfig.from_yaml(find_config(config, config_dir)),
+                               **overrides)
     from prefect.runtime import flow_run
 
+    tag_run_with_aoi(settings_.name)
     try:
         with aoi_lock(settings_.workdir, owner=f"flow run {flow_run.id}"), aoi_slot(settings_):
-            return monitor_cycle(settings_)
+            result = monitor_cycle(settings_, end=end)
     except MonitorBusyError as exc:
         logger.warning("%s", exc)
-        return {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
+        result = {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
+    if overrides:
+        result["overrides"] = {k: (v.as_kwargs() if isinstance(v, NetworkOptions) else str(v))
+                               for k, v in overrides.items()}
+    artifacts.markdown(monitoring_markdown(result), key=artifact_key(settings_.name, "monitoring"),
+                       description=f"Monitoring cycle of {settings_.name}: {verdict(result)}")
+    return result
 
 
-def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
+def with_overrides(config: MonitorConfig, **overrides: Any) -> MonitorConfig:
+    """The config with the run's overrides (None: keep the config's value), validated."""
+    logger = get_run_logger()
+    data = config.model_dump()
+    if overrides.get("start") is not None:
+        data["start"] = overrides["start"]
+    if overrides.get("threshold_mm") is not None:
+        data["alert"] = {**data["alert"], "threshold_mm": overrides["threshold_mm"]}
+    if overrides.get("network") is not None:
+        data["network"] = as_model(NetworkOptions, overrides["network"]).as_kwargs()
+    if overrides.get("max_credits") is not None:
+        if "max_credits" in MonitorConfig.model_fields:
+            data["max_credits"] = overrides["max_credits"]
+        else:  # the credit ceiling is not in this version's config yet
+            logger.warning("max_credits=%s: this version has no credit ceiling; ignored",
+                           overrides["max_credits"])
+    changed = {k: v for k, v in overrides.items() if v is not None}
+    if changed:
+        logger.info("%s: run overrides %s", config.name, changed)
+    return MonitorConfig.from_dict(data, origin=f"{config.name} with overrides {changed}")
+
+
+def tag_run_with_aoi(name: str) -> None:
+    """Give this run its AOI's tag (`aoi:<name>`) in place of a deployment's other AOI tag
+    (a custom run of one AOI's deployment with another AOI's config)."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    tags = list(flow_run.tags or [])
+    wanted = [t for t in tags if not t.startswith(AOI_TAG_PREFIX)] + [f"{AOI_TAG_PREFIX}{name}"]
+    if sorted(wanted) == sorted(tags) or not flow_run.id:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(str(flow_run.id)), tags=wanted)
+
+
+def monitor_cycle(config: MonitorConfig, end: date | None = None) -> dict[str, Any]:
     """The body of `monitor_aoi`, under the AOI's locks."""
     logger = get_run_logger()
     workdir = str(config.workdir)
+    label = config.name
+    product = _product(config)
+    wanted: list[int] | str | None = (list(config.stack) if isinstance(config.stack, tuple)
+                                      else config.stack if isinstance(config.stack, str) else None)
     stacks = search_scenes.with_options(refresh_cache=True)(
-        config.aoi, config.start.isoformat(), None, config.product,
-        list(config.stack) if isinstance(config.stack, tuple) else config.stack,
+        config.aoi, config.start.isoformat(), end.isoformat() if end else None, product, wanted,
         catalog=settings.asf_url())
+    if config.orbit is not None:  # the stack of that relative orbit (the first, if split)
+        stacks = [s for s in stacks if s["name"].startswith(f"p{config.orbit}_")][:1]
     result: dict[str, Any] = {"aoi": config.name, "new_dates": [], "pairs_submitted": 0}
     if not stacks:
         logger.warning("%s: no scenes in stack %s since %s", config.name, config.stack,
                        config.start)
         return {**result, "status": "no scenes"}
     stack = stacks[0]
-    folders = save_stacks([stack], workdir)
+    folders = save_stacks([stack], workdir, label)
     stack_dir = folders[stack["name"]]
     existing = ledger_pairs(stack_dir)
     names = _scene_names(stack)
@@ -169,20 +252,20 @@ def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
     if not existing:
         network = select_stack_pairs(stack, config.network)
         pairs = network["pairs"]
-        network_figure([network], stack_dir)
+        network_figure([network], stack_dir, label)
     elif new:
         update = extend_stack_pairs(stack, existing, new, config.new_date_pairs, config.network)
         pairs = update["pairs"]
         network_figure([{"stack": stack["name"], "key": stack["key"],
                          "pairs": update["network"], "B": None,
-                         "scene_bperp": update["scene_bperp"]}], stack_dir)
+                         "scene_bperp": update["scene_bperp"]}], stack_dir, label)
     else:
         pairs = []
     result.update(stack=stack["name"], folder=stack_dir, scenes=len(names),
                   new_dates=[n for n in new], pairs_submitted=len(pairs))
     logger.info("%s: %d scenes, %d new since the last processed date, %d pairs to submit",
                 config.name, len(names), len(new), len(pairs))
-    status = _interferograms(config, stack["name"], stack_dir, pairs)
+    status = _interferograms(config, stack["name"], stack_dir, pairs, product)
     result["interferograms"] = status
     if status.get("waiting"):
         return {**result, "status": "waiting"}
@@ -196,40 +279,57 @@ def monitor_cycle(config: MonitorConfig) -> dict[str, Any]:
                              config.reference_point, config.mintpy)
     result["timeseries"] = summary
     result["products"] = make_stack_products(stack["name"], stack_dir, config.aoi,
-                                             config.points)
+                                             config.points, label)
     if config.publish:
         result["published"] = publish_stack_products(
             stack["name"], stack_dir, config.publish.bucket,
             "/".join(filter(None, [config.publish.prefix, config.name])),
-            config.publish.endpoint_url)
+            config.publish.endpoint_url, label)
     result["anomaly"] = check_anomaly(config, stack["name"], stack_dir)
-    create_markdown_artifact(markdown=_markdown(result), key=f"monitor-{config.name}",
-                             description=f"Monitoring cycle of {config.name}")
     return {**result, "status": "updated"}
 
 
 def _scene_names(stack: dict[str, Any]) -> list[str]:
     from insarhub.network.baselines import scene_name
+    from insarhub.search.multiburst import date_scenes
     from tasks.search import products_from_items
 
-    return [scene_name(p) for p in products_from_items(stack["scenes"])]
+    nodes = date_scenes(products_from_items(stack["scenes"]), str(stack["name"]))
+    return [scene_name(p) for p in nodes]  # a multi-burst date: its '+'-joined node name
+
+
+def _product(config: MonitorConfig) -> str:
+    """The configured product; `auto`: the choice kept from the first cycle, else made now."""
+    if config.product != "auto":
+        return config.product
+    known = chosen_product(config.workdir)
+    if known:
+        return known
+    from tasks.search import choose_product
+
+    product = choose_product(config.aoi, config.start.isoformat(), None,
+                             config.processor.get("looks", "20x4"), config.new_date_pairs,
+                             catalog=settings.asf_url())
+    record_product(config.workdir, product, {"orbit": config.orbit})
+    return product
 
 
 def _interferograms(config: MonitorConfig, stack: str, stack_dir: str,
-                    pairs: list[list[str]]) -> dict[str, Any]:
+                    pairs: list[list[str]], product: str) -> dict[str, Any]:
     job = [{"stack": stack, "workdir": stack_dir, "pairs": pairs}]
     if config.backend == "isce":
         from flows.interferograms import isce_interferograms
 
         out = isce_interferograms(job, options=config.processor, aoi=config.aoi,
                                   poll_interval_s=config.wait.poll_interval_s,
-                                  timeout_s=config.wait.timeout_s)
+                                  timeout_s=config.wait.timeout_s, label=config.name)
     else:
         from flows.interferograms import hyp3_interferograms
 
-        out = hyp3_interferograms(job, PROCESSOR_FOR_PRODUCT[config.product], config.processor,
+        out = hyp3_interferograms(job, PROCESSOR_FOR_PRODUCT[product], config.processor,
                                   poll_interval_s=config.wait.poll_interval_s,
-                                  timeout_s=config.wait.timeout_s, network=config.network)
+                                  timeout_s=config.wait.timeout_s, network=config.network,
+                                  label=config.name, max_credits=config.max_credits)
     return dict(out[stack])
 
 
@@ -242,18 +342,3 @@ def _needs_update(stack_dir: str, status: dict[str, Any]) -> bool:
         return True
     made = timeseries_summary(mintpy_dir).get("interferograms")
     return made is None or int(status.get("products", 0)) != int(made)
-
-
-def _markdown(result: dict[str, Any]) -> str:
-    ts = result.get("timeseries") or {}
-    anomaly = result.get("anomaly") or {}
-    return "\n".join([
-        f"# Monitoring {result['aoi']} ({result.get('stack')})", "",
-        f"- new dates: {', '.join(result['new_dates']) or 'none'}",
-        f"- pairs submitted: {result['pairs_submitted']}",
-        f"- time series: {len(ts.get('dates', []))} dates, velocity "
-        f"{ts.get('velocity_mm_yr')} mm/yr",
-        f"- newest vs trend: {anomaly.get('residual_mm')} mm (threshold "
-        f"{anomaly.get('threshold_mm')} mm){' **ANOMALY**' if anomaly.get('anomalous') else ''}",
-        "", _regions_markdown(anomaly) if anomaly.get("date") else "",
-    ]) + "\n"

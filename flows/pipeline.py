@@ -8,22 +8,38 @@ interferograms of all stacks are made and waited for together in one subflow.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import create_markdown_artifact
 
 from insarhub import settings
-from insarhub.errors import PairNetworkError, SearchError
+from insarhub.errors import ConfigError, PairNetworkError, SearchError
 from insarhub.monitoring import MIN_TIMESERIES_DATES, enough_dates
+from insarhub.options import (
+    Hyp3Options,
+    IsceOptions,
+    MintPyOptions,
+    NetworkOptions,
+    Point,
+    PublishOptions,
+    as_model,
+    point_tuples,
+    processor_options,
+)
+from tasks import artifacts
+from tasks.common import artifact_key
 from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
 from tasks.mintpy import run_timeseries
 from tasks.network import network_figure, select_stack_pairs
 from tasks.products import make_stack_products, publish_stack_products
-from tasks.search import save_stacks, search_scenes
+from tasks.search import choose_product, save_stacks, search_scenes
 
 Backend = Literal["hyp3", "isce"]
-Product = Literal["S1_SLC", "S1_Burst"]
+Product = Literal["S1_SLC", "S1_Burst", "auto"]
+DEFAULT_NETWORK = NetworkOptions()
+DEFAULT_PROCESSOR = Hyp3Options()
+DEFAULT_MINTPY = MintPyOptions()
 
 
 def _iso(value: date | str | None) -> str | None:
@@ -39,38 +55,79 @@ def insar_pipeline(
     backend: Backend = "hyp3",
     product: Product = "S1_SLC",
     workdir: str = "insarhub_work/pipeline",
-    network: dict[str, Any] | None = None,
-    processor: dict[str, Any] | None = None,
-    mintpy: dict[str, Any] | None = None,
+    network: NetworkOptions | None = DEFAULT_NETWORK,
+    processor: Hyp3Options | IsceOptions | None = DEFAULT_PROCESSOR,
+    mintpy: MintPyOptions | None = DEFAULT_MINTPY,
     reference_point: tuple[float, float] | None = None,
-    points: list[tuple[float, float]] | None = None,
+    points: list[Point] | None = None,
     poll_interval_s: float = 30.0,
     wait_timeout_s: float = 3600.0,
-    publish: dict[str, str] | None = None,
+    publish: PublishOptions | None = None,
     resume_after_s: float = 1800.0,
+    name: str | None = None,
+    max_credits: float | None = None,
 ) -> dict[str, Any]:
-    """Process an AOI end to end and return what was made, per stack.
+    """Process an area end to end: search, stacks, pairs, interferograms, MintPy, products.
 
-    aoi: [min_lon, min_lat, max_lon, max_lat], WKT or a vector file path.
-    path_frame: keep one SLC stack (path, frame) or one burst ID; None keeps every stack.
-    network: pair selection options (e.g. {"max_degree": 5}); processor: HyP3/ISCE options
-    (e.g. {"looks": "20x4"}); mintpy: MintPy template keys.
-    poll_interval_s / wait_timeout_s: how often and how long to wait for interferograms; when
-    they take longer the run ends with those stacks `waiting` and, when run from a
-    deployment, schedules a follow-up run `resume_after_s` later (nothing is redone).
-    publish: {"bucket": ..., "prefix": ..., "endpoint_url": ...} to upload the products.
+    Args:
+        aoi: The area of interest: [min_lon, min_lat, max_lon, max_lat] in degrees, a WKT
+            polygon, or the path of a GeoJSON/shapefile on the worker.
+        start: First acquisition date to use (YYYY-MM-DD).
+        end: Last acquisition date to use; empty: up to now.
+        path_frame: Keep one stack: [path, frame] for SLCs (e.g. [100, 466]) or a full burst
+            ID; empty: process every stack that covers the AOI.
+        backend: Where interferograms are made: hyp3 (ASF's cloud, costs credits) or isce
+            (ISCE2 topsStack on the worker).
+        product: S1_SLC (full-frame INSAR_GAMMA jobs), S1_Burst (INSAR_ISCE_MULTI_BURST
+            jobs on the AOI's burst groups) or auto (the one whose stacks cost the fewest
+            HyP3 credits per new date).
+        workdir: Folder on the worker that holds one subfolder per stack (ledger, products).
+        network: How pairs are chosen (a connected small-baseline network per stack).
+        processor: Options of the interferogram backend: HyP3 job options (backend hyp3)
+            or ISCE2 options (backend isce).
+        mintpy: MintPy smallbaselineApp options; empty: MintPy's defaults.
+        reference_point: (lat, lon) of the time series' reference pixel; empty: MintPy picks
+            a coherent one.
+        points: Places (lat, lon) for the displacement time-series CSV and plot.
+        poll_interval_s: Seconds between status checks while interferograms are made.
+        wait_timeout_s: Longest wait for interferograms in this run; longer jobs leave the
+            stack `waiting` and a deployment run schedules its own follow-up.
+        publish: Upload the products to S3 and link them with presigned URLs.
+        resume_after_s: Delay of that follow-up run (seconds); nothing is redone.
+        name: Short name of this AOI in artifact keys and titles (letters, digits, dashes);
+            empty: the workdir's folder name.
+        max_credits: HyP3 credit ceiling of this run; above it nothing is submitted. The
+            credits are estimated, logged and shown as `credits` artifacts before any
+            submission; empty: only the account's remaining credits limit it.
+
+    Returns:
+        What was made, per stack: folder, scenes, pairs, interferograms, time series and
+        product paths; the stacks still waiting for interferograms.
     """
     logger = get_run_logger()
+    label = run_label(name, workdir)
+    network_opts = (as_model(NetworkOptions, network) or DEFAULT_NETWORK).as_kwargs()
+    processor_opts = processor_options(backend, processor)
+    mintpy_opts = mintpy_template(mintpy)
+    point_list = point_tuples(points)
+    publish_opts: PublishOptions | None = as_model(PublishOptions, publish)
     start_text, end_text = str(_iso(start)), _iso(end)
+    if product == "auto":
+        if path_frame is not None:
+            raise ConfigError("product='auto' chooses among every stack over the AOI; with "
+                              f"path_frame={path_frame!r} give product='S1_SLC' or 'S1_Burst'")
+        product = cast(Product, choose_product(aoi, start_text, end_text,
+                                               (processor_opts or {}).get("looks", "20x4"),
+                                               catalog=settings.asf_url()))
     stacks = search_scenes(aoi, start_text, end_text, product, path_frame,
                            catalog=settings.asf_url())
     if not stacks:
         raise SearchError(f"no Sentinel-1 {product} scenes over aoi={aoi} between {start_text} "
                           f"and {end_text or 'now'}{f' in stack {path_frame}' if path_frame else ''}"
                           "; widen the dates or check path_frame")
-    folders = save_stacks(stacks, workdir)
-    networks = [f.result() for f in select_stack_pairs.map(stacks, unmapped(network or {}))]
-    figure = network_figure.submit(networks, workdir)  # drawn while HyP3 works
+    folders = save_stacks(stacks, workdir, label)
+    networks = [f.result() for f in select_stack_pairs.map(stacks, unmapped(network_opts))]
+    figure = network_figure.submit(networks, workdir, label)  # drawn while HyP3 works
     jobs = [{"stack": n["stack"], "workdir": folders[n["stack"]], "pairs": n["pairs"]}
             for n in networks if n["pairs"]]
     if not jobs:
@@ -78,8 +135,9 @@ def insar_pipeline(
         raise PairNetworkError(f"no interferogram pair can be made ({counts}); a time series "
                                f"needs at least 2 dates: widen start={start_text} / "
                                f"end={end_text}")
-    interferograms = make_interferograms(jobs, backend, product, processor, aoi,
-                                         poll_interval_s, wait_timeout_s, network)
+    interferograms = make_interferograms(jobs, backend, product, processor_opts, aoi,
+                                         poll_interval_s, wait_timeout_s, network_opts, label,
+                                         max_credits)
     waiting = [s["stack"] for s in jobs if interferograms[s["stack"]].get("waiting")]
     too_few = [s["stack"] for s in jobs if not enough_dates((p[0], p[1]) for p in s["pairs"])]
     if too_few:
@@ -88,20 +146,22 @@ def insar_pipeline(
     ready = [s for s in jobs if s["stack"] not in waiting and s["stack"] not in too_few]
     series = run_timeseries.map([s["stack"] for s in ready], [s["workdir"] for s in ready],
                                 unmapped(backend), unmapped(aoi), unmapped(reference_point),
-                                unmapped(mintpy))
+                                unmapped(mintpy_opts))
     summaries = {f.result()["stack"]: f.result() for f in series}
     figure.wait()  # matplotlib: one figure at a time
     made = make_stack_products.map([s["stack"] for s in ready], [s["workdir"] for s in ready],
-                                   unmapped(aoi), unmapped(points))
+                                   unmapped(aoi), unmapped(point_list), unmapped(label))
     products = {s["stack"]: f.result() for s, f in zip(ready, made, strict=True)}
-    if publish and ready:
+    if publish_opts and ready:
         for s in ready:
-            publish_stack_products(s["stack"], s["workdir"], publish["bucket"],
-                                   publish.get("prefix", ""), publish.get("endpoint_url"))
+            publish_stack_products(s["stack"], s["workdir"], publish_opts.bucket,
+                                   publish_opts.prefix, publish_opts.endpoint_url, label,
+                                   publish_opts.presign_expiry_s)
     if waiting:
         _schedule_follow_up(resume_after_s, waiting)
     result = {
         "workdir": workdir,
+        "product": product,
         "stacks": {n["stack"]: {
             "folder": folders[n["stack"]],
             "scenes": len(next(s["scenes"] for s in stacks if s["name"] == n["stack"])),
@@ -113,8 +173,8 @@ def insar_pipeline(
         "waiting": waiting,
         "too_few_dates": too_few,
     }
-    create_markdown_artifact(markdown=summary_markdown(result), key="pipeline-summary",
-                             description="What the pipeline made")
+    artifacts.markdown(summary_markdown(result, label), key=artifact_key(label, "summary"),
+                       description=f"What the pipeline made for {label}")
     logger.info("pipeline done: %d stack(s), %d waiting for interferograms",
                 len(result["stacks"]), len(waiting))
     return result
@@ -122,7 +182,8 @@ def insar_pipeline(
 
 def make_interferograms(jobs: list[dict[str, Any]], backend: str, product: str,
                         processor: dict[str, Any] | None, aoi: Any, poll_interval_s: float,
-                        wait_timeout_s: float, network: dict[str, Any] | None = None
+                        wait_timeout_s: float, network: dict[str, Any] | None = None,
+                        label: str | None = None, max_credits: float | None = None
                         ) -> dict[str, dict[str, Any]]:
     """The interferogram subflow of the chosen backend."""
     if not jobs:
@@ -131,12 +192,13 @@ def make_interferograms(jobs: list[dict[str, Any]], backend: str, product: str,
         from flows.interferograms import isce_interferograms
 
         return isce_interferograms(jobs, options=processor, aoi=aoi,
-                                   poll_interval_s=poll_interval_s, timeout_s=wait_timeout_s)
+                                   poll_interval_s=poll_interval_s, timeout_s=wait_timeout_s,
+                                   label=label)
     from flows.interferograms import hyp3_interferograms
 
     return hyp3_interferograms(jobs, PROCESSOR_FOR_PRODUCT[product], processor,
                                poll_interval_s=poll_interval_s, timeout_s=wait_timeout_s,
-                               network=network)
+                               network=network, label=label, max_credits=max_credits)
 
 
 def _schedule_follow_up(delay_s: float, waiting: list[str]) -> None:
@@ -158,16 +220,35 @@ def _schedule_follow_up(delay_s: float, waiting: list[str]) -> None:
                    "at %s", waiting, getattr(follow_up, "id", "?"), when.isoformat())
 
 
-def summary_markdown(result: dict[str, Any]) -> str:
-    lines = ["# InSAR pipeline", "", "| stack | scenes | pairs | dates | velocity (mm/yr) | "
-             "products |", "|---|---|---|---|---|---|"]
+def run_label(name: str | None, workdir: str) -> str:
+    """The AOI's name in artifact keys: `name`, else the workdir's folder name."""
+    label = artifact_key(name or Path(workdir).name)
+    if not label:
+        raise ConfigError(f"name={name!r} gives an empty artifact key; use letters, digits "
+                          "and dashes")
+    return label
+
+
+def mintpy_template(mintpy: Any) -> dict[str, Any] | None:
+    """MintPy template keys from the form's options (None: MintPy's defaults)."""
+    model = as_model(MintPyOptions, mintpy)
+    return (model.as_template() or None) if model is not None else None
+
+
+def summary_markdown(result: dict[str, Any], label: str = "") -> str:
+    lines = [f"# InSAR pipeline{f': {label}' if label else ''}", "",
+             "| stack | scenes | pairs | HyP3 credits | dates | velocity (mm/yr) | "
+             "products (artifact) |", "|---|---|---|---|---|---|---|"]
     for name, stack in result["stacks"].items():
         ts = stack.get("timeseries") or {}
         velocity = ts.get("velocity_mm_yr")
+        credits = (stack.get("interferograms") or {}).get("credits") or {}
+        made = len(stack.get("products") or {})
+        page = f"{made} (`{artifact_key(label, name, 'products')}`)" if made else "-"
         lines.append(f"| {name} | {stack['scenes']} | {stack['pairs']} | "
-                     f"{len(ts.get('dates', []))} | "
+                     f"{credits.get('line', '-')} | {len(ts.get('dates', []))} | "
                      f"{f'{velocity[0]} .. {velocity[1]}' if velocity else '-'} | "
-                     f"{len(stack.get('products') or {})} |")
+                     f"{page} |")
     if result["waiting"]:
         lines += ["", f"Still waiting for interferograms: {', '.join(result['waiting'])}"]
     return "\n".join(lines) + "\n"

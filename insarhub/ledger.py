@@ -172,6 +172,11 @@ class JobRecord:
         return (self.reference, self.secondary)
 
     @property
+    def granules(self) -> tuple[list[str], list[str]]:
+        """Each side's granules (a multi-burst side: its bursts, stored '+'-joined)."""
+        return self.reference.split("+"), self.secondary.split("+")
+
+    @property
     def status(self) -> str:
         """HyP3's status code, or QUEUED / SUBMITTING before HyP3 has the job."""
         if self.state == SUBMITTED:

@@ -21,7 +21,14 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from insarhub.anomaly import (  # noqa: F401  (re-exported: callers import them from here)
     AlertConfig,
@@ -33,6 +40,7 @@ from insarhub.anomaly import (  # noqa: F401  (re-exported: callers import them 
     timeseries_file,
 )
 from insarhub.errors import ConfigError, InsarHubError
+from insarhub.network.selection import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +108,17 @@ class MonitorConfig(_Strict):
     name: str
     description: str = ""
     aoi: list[float] | str  # [min_lon, min_lat, max_lon, max_lat], WKT or a vector file path
-    product: Literal["S1_SLC", "S1_Burst"] = "S1_SLC"
-    stack: tuple[int, int] | str  # (path, frame) for SLC stacks, the full burst ID for bursts
+    # "auto": the product whose stacks cost fewest HyP3 credits per new date, chosen at the
+    # first cycle and kept (<workdir>/product.json); then `stack` is a relative orbit (int)
+    product: Literal["S1_SLC", "S1_Burst", "auto"] = "S1_SLC"
+    # (path, frame) for SLC stacks, a multi-burst stack ("p100_IW2-3_213494-213496") or burst
+    # ID for bursts, or a relative orbit (e.g. 100): the stack of that orbit
+    stack: tuple[int, int] | int | str
     backend: Literal["hyp3", "isce"] = "hyp3"
     start: date  # the first acquisition date of the time series
     workdir: Path  # holds <stack>/ with the ledger, products and MintPy outputs
-    network: dict[str, Any] = Field(default_factory=lambda: {"max_degree": 5})
-    new_date_pairs: int = Field(default=3, ge=1)  # pairs from each new date to its nearest predecessors
+    network: dict[str, Any] = Field(default_factory=lambda: {"max_degree": DEFAULT_MAX_DEGREE})
+    new_date_pairs: int = Field(default=DEFAULT_NEW_DATE_NEIGHBOURS, ge=1)  # pairs from each new date to its nearest predecessors
     processor: dict[str, Any] = Field(default_factory=dict)  # HyP3 / ISCE options
     mintpy: dict[str, Any] = Field(default_factory=dict)
     reference_point: tuple[float, float] | None = None  # (lat, lon)
@@ -115,6 +127,7 @@ class MonitorConfig(_Strict):
     wait: WaitConfig = Field(default_factory=WaitConfig)
     alert: AlertConfig = Field(default_factory=AlertConfig)
     publish: PublishConfig | None = None
+    max_credits: float | None = Field(default=None, ge=0)  # HyP3 credit ceiling of one cycle
 
     @field_validator("name")
     @classmethod
@@ -140,6 +153,13 @@ class MonitorConfig(_Strict):
             return tuple(value)
         return value
 
+    @model_validator(mode="after")
+    def _auto_needs_an_orbit(self) -> MonitorConfig:
+        if self.product == "auto" and not isinstance(self.stack, int):
+            raise ValueError(f"product 'auto' chooses between SLC frames and bursts, so stack "
+                             f"must be a relative orbit (e.g. 100), not {self.stack!r}")
+        return self
+
     @property
     def concurrency_key(self) -> str:
         """The name of the global concurrency limit that lets one run per AOI at a time."""
@@ -148,6 +168,11 @@ class MonitorConfig(_Strict):
     @property
     def path_frame(self) -> tuple[int, int] | None:
         return self.stack if isinstance(self.stack, tuple) else None
+
+    @property
+    def orbit(self) -> int | None:
+        """The relative orbit when `stack` names one (its stack is found by the search)."""
+        return self.stack if isinstance(self.stack, int) else None
 
     # -- YAML ----------------------------------------------------------------------------
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -310,3 +335,26 @@ def timeseries_summary(mintpy_dir: str | Path) -> dict[str, Any]:
             low, high = np.percentile(finite, [2, 98])
             summary["velocity_mm_yr"] = [round(float(low), 2), round(float(high), 2)]
     return summary
+
+
+PRODUCT_FILE = "product.json"
+
+
+def chosen_product(workdir: str | Path) -> str | None:
+    """The product `product: auto` chose for this AOI at its first cycle, if any."""
+    try:
+        data = json.loads((Path(workdir) / PRODUCT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = data.get("product") if isinstance(data, dict) else None
+    return str(value) if value in ("S1_SLC", "S1_Burst") else None
+
+
+def record_product(workdir: str | Path, product: str, detail: Mapping[str, Any] | None = None
+                   ) -> Path:
+    """Keep the choice of `product: auto` (a time series never switches product)."""
+    path = Path(workdir) / PRODUCT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"product": product, "chosen_at": datetime.now().isoformat(),
+                                **(detail or {})}, indent=1))
+    return path

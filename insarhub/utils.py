@@ -1,12 +1,13 @@
 """Notebook helpers: `plot_pair_network(pair_stacks, B, scene_bperp)`.
 
 The figure is drawn without a GUI (Agg canvas) unless pyplot is already running an
-interactive or inline backend, in which case it is made through pyplot so that
-``fig.show()`` works there as the seed shows.
+interactive backend, in which case it is made through pyplot; ``fig.show()`` works in
+every case (window, notebook, or headless) as the seed shows.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -21,9 +22,40 @@ from matplotlib.figure import Figure
 from insarhub.errors import ConfigError
 from insarhub.network.baselines import date_from_name
 
-__all__ = ["plot_pair_network"]
+__all__ = ["NetworkFigure", "plot_pair_network"]
+
+log = logging.getLogger(__name__)
 
 _FILE_BACKENDS = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
+
+
+class NetworkFigure(Figure):
+    """A figure whose ``show()`` works everywhere, as the seed calls it.
+
+    Managed by pyplot (an interactive backend) it shows in a window; in a notebook it is
+    displayed inline; headless (a script, a worker, CI) ``show()`` logs where to save it
+    instead of raising matplotlib's "works only for figures managed by pyplot".
+    """
+
+    def show(self, warn: bool = True) -> None:  # noqa: ARG002 - matplotlib's signature
+        if self.canvas.manager is not None:
+            super().show(warn=False)
+            return
+        shell = _ipython_shell()
+        if shell is not None:
+            from IPython.display import display
+
+            display(self)
+            return
+        log.info("no display here (headless): save the figure with fig.savefig('network.png') "
+                 "or plot_pair_network(..., save_path='network.png')")
+
+
+def _ipython_shell() -> Any:
+    """The running IPython kernel shell (a notebook), or None."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if shell is not None and hasattr(shell, "kernel") else None
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -32,8 +64,9 @@ def _new_figure(width: float, height: float) -> Figure:
         import matplotlib.pyplot as plt
 
         if matplotlib.get_backend().lower() not in _FILE_BACKENDS:
-            return plt.figure(figsize=(width, height), layout="constrained")
-    figure = Figure(figsize=(width, height), layout="constrained")
+            return plt.figure(figsize=(width, height), layout="constrained",
+                              FigureClass=NetworkFigure)
+    figure = NetworkFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 

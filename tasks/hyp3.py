@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 
 from insarhub import Processor
-from insarhub.errors import CreditError
-from tasks.common import HYP3_TAG, NETWORK_RETRIES, SIDE_EFFECTS
+from insarhub.credits import CreditCeilingError
+from insarhub.errors import CreditError, HyP3Error
+from tasks.common import HYP3_TAG, NETWORK_RETRIES, SIDE_EFFECTS, artifact_key
 
 PROCESSOR_FOR_PRODUCT = {"S1_SLC": "Hyp3_S1", "S1_Burst": "Hyp3_Burst"}
 
@@ -44,22 +46,51 @@ def status_dict(processor: Any) -> dict[str, Any]:
     }
 
 
+@task(name="hyp3-credits", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
+def estimate_credits(stack: str, processor_type: str, workdir: str,
+                     pairs: Sequence[Sequence[str]], options: dict[str, Any] | None = None,
+                     max_credits: float | None = None) -> dict[str, Any]:
+    """What the stack's queued jobs and `pairs` will cost (HyP3's `/costs`, else ASF's
+    job-spec table), nothing queued or sent; logged and published as the `credits-<stack>`
+    artifact with the month's allowance, before anything is submitted."""
+    logger = get_run_logger()
+    processor = open_processor(processor_type, workdir, None, options)
+    try:
+        estimate = processor.estimate([tuple(p) for p in pairs])
+        try:
+            remaining = processor.client.user().get("remaining_credits") if estimate.jobs else None
+        except (HyP3Error, OSError):
+            remaining = None
+        logger.info("%s: HyP3 credits before submission: %s; %s remaining this month", stack,
+                    estimate.line(), "unknown" if remaining is None else f"{float(remaining):g}")
+        create_markdown_artifact(markdown=estimate.markdown(remaining, max_credits),
+                                 key=artifact_key("credits", stack),
+                                 description=f"HyP3 credits of {stack} before submission")
+        return {**estimate.to_dict(), "line": estimate.line(),
+                "remaining": None if remaining is None else float(remaining)}
+    finally:
+        processor.close()
+
+
 @task(name="hyp3-submit", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
 def submit_pairs(stack: str, processor_type: str, workdir: str,
-                 pairs: Sequence[Sequence[str]], options: dict[str, Any] | None = None
-                 ) -> dict[str, Any]:
+                 pairs: Sequence[Sequence[str]], options: dict[str, Any] | None = None,
+                 max_credits: float | None = None) -> dict[str, Any]:
     """Queue `pairs` in the ledger and submit every queued job; what was sent and what waits.
 
-    Short of credits, what fits is submitted and the rest stays queued for the next run
-    (`credit_error` says how many credits are missing); nothing is ever submitted twice.
+    Above `max_credits` nothing is sent (CreditCeilingError). Short of credits, what fits is
+    submitted (newest dates first) and the rest stays queued for the next run (`credit_error`
+    says how many credits are missing); nothing is ever submitted twice.
     """
     logger = get_run_logger()
     processor = open_processor(processor_type, workdir, [tuple(p) for p in pairs], options)
     credit_error = None
     try:
         try:
-            result = processor.submit()
+            result = processor.submit(max_credits=max_credits)
             submitted, recovered, queued = result.submitted, result.recovered, result.queued
+        except CreditCeilingError:
+            raise
         except CreditError as exc:
             credit_error = str(exc)
             submitted, recovered = [], []

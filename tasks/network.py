@@ -12,8 +12,9 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
+from insarhub.network.selection import DEFAULT_NEW_DATE_NEIGHBOURS
 from tasks import artifacts
-from tasks.common import PURE_CACHE, SIDE_EFFECTS
+from tasks.common import PURE_CACHE, SIDE_EFFECTS, artifact_key
 from tasks.search import products_from_items, stack_key
 
 
@@ -35,7 +36,7 @@ def select_stack_pairs(stack: Mapping[str, Any], options: Mapping[str, Any] | No
 
 @task(name="extend-pairs", cache_policy=PURE_CACHE, persist_result=True)
 def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequence[str]],
-                       new_scenes: Sequence[str], n_nearest: int = 3,
+                       new_scenes: Sequence[str], n_nearest: int = DEFAULT_NEW_DATE_NEIGHBOURS,
                        options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Pairs that join `new_scenes` to the existing network (nearest predecessors + bridges).
 
@@ -43,9 +44,10 @@ def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequen
     """
     from insarhub.network.baselines import scene_name
     from insarhub.network.update import extend_pairs
+    from insarhub.search.multiburst import date_scenes
 
     logger = get_run_logger()
-    products = products_from_items(stack["scenes"])
+    products = date_scenes(products_from_items(stack["scenes"]), str(stack["name"]))
     wanted = set(new_scenes)
     old = [p for p in products if scene_name(p) not in wanted]
     new = [p for p in products if scene_name(p) in wanted]
@@ -62,8 +64,10 @@ def extend_stack_pairs(stack: Mapping[str, Any], existing_pairs: Sequence[Sequen
 
 
 @task(name="network-figure", **SIDE_EFFECTS)
-def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str) -> str | None:
-    """Draw the pair network(s) to `<workdir>/pair_network.png` and show it as an artifact."""
+def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str,
+                   label: str | None = None) -> str | None:
+    """Draw the pair network(s) to `<workdir>/pair_network.png` and show it as an artifact
+    (`<label>-pair-network`)."""
     from insarhub.utils import plot_pair_network
 
     selected = [n for n in networks if n["pairs"]]
@@ -77,7 +81,8 @@ def network_figure(networks: Sequence[Mapping[str, Any]], workdir: str) -> str |
     figure = plot_pair_network(pair_stacks, baselines, scene_bperp, save_path=str(path))
     _close(figure)
     counts = ", ".join(f"{n['stack']}: {len(n['pairs'])} pairs" for n in selected)
-    artifacts.figure(path, key="pair-network", title="Interferogram pair network",
+    artifacts.figure(path, key=artifact_key(label, "pair-network"),
+                     title=f"Interferogram pair network{f' of {label}' if label else ''}",
                      description=counts)
     return str(path.resolve())
 

@@ -24,6 +24,7 @@ from tasks.common import (
     PURE_CACHE,
     SEARCH_CACHE_TTL,
     SIDE_EFFECTS,
+    artifact_key,
 )
 
 
@@ -74,10 +75,11 @@ def search_scenes(aoi: Any, start: str, end: str | None = None, product: str = "
 
 
 @task(name="save-stacks", **SIDE_EFFECTS)
-def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str) -> dict[str, str]:
+def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str,
+                label: str | None = None) -> dict[str, str]:
     """Write each stack's scenes to `<workdir>/<stack>/scenes.json`; the stack folders.
 
-    Also publishes the stack summary table artifact.
+    Also publishes the stack summary table artifact (`<label>-stack-summary`).
     """
     folders: dict[str, str] = {}
     rows = []
@@ -93,7 +95,8 @@ def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str) -> dict[str, 
                      "path": first.get("pathNumber"), "frame": first.get("frameNumber"),
                      "scenes": len(products), "first": dates[0], "last": dates[-1],
                      "folder": folders[stack["name"]]})
-    artifacts.table(rows, key="stack-summary", description="Stacks selected for processing")
+    artifacts.table(rows, key=artifact_key(label, "stack-summary"),
+                    description=f"Stacks selected for processing{f' ({label})' if label else ''}")
     return folders
 
 
@@ -109,3 +112,28 @@ def products_from_items(items: Sequence[Mapping[str, Any]]) -> list[Any]:
 def load_stack_scenes(stack_dir: str | Path) -> list[Any]:
     """The scenes persisted in a stack folder."""
     return list(load_stack(stack_dir))
+
+
+def choose_product(aoi: Any, start: str, end: str | None = None, looks: str = "20x4",
+                   pairs_per_date: int = 3, catalog: str | None = None) -> str:
+    """`product="auto"`: search SLC frames and bursts over the AOI and take the product whose
+    stacks cost fewest HyP3 credits per new date (INSAR_GAMMA frames vs multi-burst groups);
+    the comparison is logged and published as the `product-choice` artifact."""
+    from insarhub.credits import cheapest_product, product_costs
+
+    logger = get_run_logger()
+    found = {product: search_scenes(aoi, start, end, product, None, catalog=catalog)
+             for product in ("S1_SLC", "S1_Burst")}
+    stacks = {product: {s["name"]: products_from_items(s["scenes"]) for s in records}
+              for product, records in found.items()}
+    costs = product_costs(stacks, looks=looks, pairs_per_date=pairs_per_date)
+    chosen = cheapest_product(costs)
+    rows = [{"product": p, "stacks": c["stacks"], "credits per pair": c["credits_per_pair"],
+             f"credits per new date ({pairs_per_date} pairs)": c["credits_per_new_date"],
+             "chosen": p == chosen} for p, c in costs.items()]
+    artifacts.table(rows, key="product-choice",
+                    description=f"product='auto': HyP3 credits per new date at {looks}")
+    logger.info("product='auto': %s (%s)", chosen, "; ".join(
+        f"{p}: {c['stacks']} stack(s), {c['credits_per_new_date']} credits per new date"
+        for p, c in costs.items()))
+    return chosen

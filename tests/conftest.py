@@ -23,9 +23,7 @@ from insarhub.sandbox.hyp3 import Hyp3Admin
 from insarhub.sandbox.server import SANDBOX_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # a checkout that is not beside shared/
-    FIXTURES = Path(os.environ.get("INSARHUB_FIXTURES", FIXTURES))
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real recorded data, see SOURCES.md
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -55,9 +53,7 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """`../shared/fixtures`: real recorded ASF, HyP3 and MintPy data."""
-    if not FIXTURES.is_dir():
-        pytest.skip("shared/fixtures not found beside the checkout (set INSARHUB_FIXTURES)")
+    """`tests/fixtures`: real recorded ASF, HyP3 and MintPy data (sources in SOURCES.md)."""
     return FIXTURES
 
 

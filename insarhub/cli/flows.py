@@ -20,6 +20,7 @@ from typing import Any
 
 from insarhub.aoi import aoi_argument
 from insarhub.errors import ConfigError
+from insarhub.network.selection import DEFAULT_MAX_DEGREE
 
 CONFIG_DIR = Path("deployments/aois")
 
@@ -37,10 +38,12 @@ def parse_json(value: str | None, option: str) -> dict[str, Any] | None:
     return data
 
 
-def parse_stack(values: list[str] | None) -> tuple[int, int] | str | None:
-    """`100 466` -> (100, 466); one burst ID -> the ID."""
+def parse_stack(values: list[str] | None) -> tuple[int, int] | int | str | None:
+    """`100 466` -> (100, 466); `100` -> relative orbit 100; a stack or burst ID -> the ID."""
     if not values:
         return None
+    if len(values) == 1 and values[0].isdigit():
+        return int(values[0])
     if len(values) == 2:
         try:
             return (int(values[0]), int(values[1]))
@@ -48,8 +51,9 @@ def parse_stack(values: list[str] | None) -> tuple[int, int] | str | None:
             pass
     if len(values) == 1:
         return values[0]
-    raise ConfigError(f"stack {' '.join(values)!r}: give PATH FRAME (e.g. 100 466) or one burst "
-                      "ID (e.g. 174_372326_IW3)")
+    raise ConfigError(f"stack {' '.join(values)!r}: give PATH FRAME (e.g. 100 466), a "
+                      "multi-burst stack (e.g. p100_IW2-3_213494-213496), a burst ID or, with "
+                      "product auto, a relative orbit (e.g. 100)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--end", help="last date (default: now)")
     run.add_argument("--path-frame", nargs="+", metavar="N",
                      help="keep one stack: PATH FRAME (SLC) or a burst ID")
-    run.add_argument("--product", choices=("S1_SLC", "S1_Burst"), default="S1_SLC")
+    run.add_argument("--product", choices=("S1_SLC", "S1_Burst", "auto"), default="S1_SLC",
+                     help="auto: the product whose stacks cost fewest HyP3 credits per new date")
+    run.add_argument("--max-credits", type=float, metavar="N",
+                     help="HyP3 credit ceiling: above it nothing is submitted")
     run.add_argument("--backend", choices=("hyp3", "isce"), default="hyp3")
     run.add_argument("--workdir", default="insarhub_work/pipeline")
     run.add_argument("--max-degree", type=int, help="pairs per date (pair network option)")
@@ -82,10 +89,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--aoi", required=True, type=aoi_argument)
     add.add_argument("--stack", required=True, nargs="+", metavar="N", help="PATH FRAME or burst ID")
     add.add_argument("--start", required=True, help="first date of the time series")
-    add.add_argument("--product", choices=("S1_SLC", "S1_Burst"), default="S1_SLC")
+    add.add_argument("--product", choices=("S1_SLC", "S1_Burst", "auto"), default="S1_SLC")
+    add.add_argument("--max-credits", type=float, metavar="N",
+                     help="HyP3 credit ceiling of one cycle")
     add.add_argument("--backend", choices=("hyp3", "isce"), default="hyp3")
     add.add_argument("--workdir", help="default insarhub_work/aois/<name>")
-    add.add_argument("--max-degree", type=int, default=5)
+    add.add_argument("--max-degree", type=int, default=DEFAULT_MAX_DEGREE,
+                     help=f"most pairs per date ({DEFAULT_MAX_DEGREE})")
     add.add_argument("--cron", default="0 6 * * *", help="schedule (UTC cron)")
     add.add_argument("--interval-hours", type=float, help="schedule every N hours instead")
     add.add_argument("--threshold-mm", type=float, default=10.0,
@@ -121,14 +131,20 @@ def _run(args: argparse.Namespace) -> int:
                   product=args.product, workdir=args.workdir, network=network or None,
                   processor=parse_json(args.processor, "--processor"),
                   mintpy=parse_json(args.mintpy, "--mintpy"), poll_interval_s=args.poll_interval,
-                  wait_timeout_s=args.wait_timeout)
-    print(f"{'STACK':<16} {'SCENES':>6} {'PAIRS':>6} {'DATES':>6}  VELOCITY (mm/yr)  PRODUCTS")
+                  wait_timeout_s=args.wait_timeout, max_credits=args.max_credits)
+    print(f"{'STACK':<26} {'SCENES':>6} {'PAIRS':>6} {'DATES':>6}  VELOCITY (mm/yr)  PRODUCTS")
     for name, stack in result["stacks"].items():
         ts = stack.get("timeseries") or {}
         products = stack.get("products") or {}
-        print(f"{name:<16} {stack['scenes']:>6} {stack['pairs']:>6} {len(ts.get('dates', [])):>6}"
+        print(f"{name:<26} {stack['scenes']:>6} {stack['pairs']:>6} {len(ts.get('dates', [])):>6}"
               f"  {str(ts.get('velocity_mm_yr', '-')):<16}  "
               f"{Path(next(iter(products.values()))).parent if products else '-'}")
+    spent = [stack.get("interferograms", {}).get("credits") or {}
+             for stack in result["stacks"].values()]
+    if any(spent):
+        print(f"HyP3 credits ({result.get('product')}): "
+              f"{sum(float(c.get('credits', 0)) for c in spent):g} for "
+              f"{sum(int(c.get('jobs', 0)) for c in spent)} new jobs")
     if result["waiting"]:
         print(f"still waiting for interferograms: {', '.join(result['waiting'])}; run the same "
               "command again later (nothing is submitted twice)")
@@ -150,7 +166,8 @@ def _monitor_add(args: argparse.Namespace) -> int:
         "product": args.product, "backend": args.backend, "start": args.start,
         "workdir": args.workdir or f"insarhub_work/aois/{args.name}",
         "network": {"max_degree": args.max_degree}, "schedule": schedule,
-        "alert": {"threshold_mm": args.threshold_mm}, "publish": publish}, origin=str(path))
+        "alert": {"threshold_mm": args.threshold_mm}, "publish": publish,
+        "max_credits": args.max_credits}, origin=str(path))
     config.to_yaml(path)
     print(f"wrote {path}")
     if args.prefect_file.is_file():
@@ -174,12 +191,12 @@ def _monitor_list(args: argparse.Namespace) -> int:
     if not configs:
         print(f"no AOI configs in {args.config_dir}; add one with `insarhub monitor add`")
         return 0
-    print(f"{'NAME':<24} {'STACK':<16} {'BACKEND':<7} {'START':<10}  {'SCHEDULE':<16} "
+    print(f"{'NAME':<24} {'STACK':<26} {'BACKEND':<7} {'START':<10}  {'SCHEDULE':<16} "
           f"{'ALERT':>8}  WORKDIR")
     for c in configs:
         when = c.schedule.cron or f"every {c.schedule.interval_hours} h"
         stack = f"{c.stack[0]} {c.stack[1]}" if isinstance(c.stack, tuple) else c.stack
-        print(f"{c.name:<24} {stack:<16} {c.backend:<7} {c.start.isoformat():<10}  {when:<16} "
+        print(f"{c.name:<24} {stack:<26} {c.backend:<7} {c.start.isoformat():<10}  {when:<16} "
               f"{c.alert.threshold_mm:>5.1f} mm  {c.workdir}")
     return 0
 

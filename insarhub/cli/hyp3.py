@@ -2,6 +2,8 @@
 
     insarhub submit   --workdir work/p100_f466            # pairs.json from `insarhub pairs`
     insarhub submit   --workdir work/p100_f466 --pairs my_pairs.csv --looks 10x2
+    insarhub submit   --workdir work/p100_f466 --max-credits 300   # refuse a dearer network
+    insarhub submit   --workdir work/p100_f466 --estimate          # credits only, send nothing
     insarhub status   --workdir work/p100_f466            # refresh from HyP3, print the table
     insarhub download --workdir work/p100_f466            # products into <workdir>/hyp3/
     insarhub retry    --workdir work/p100_f466 --repair   # resubmit; replace pairs that keep failing
@@ -18,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from insarhub.errors import ConfigError
+from insarhub.errors import ConfigError, HyP3Error
 from insarhub.ledger import DB_NAME, Ledger
 
 PAIRS_FILE = "pairs.json"
@@ -47,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                             default=None)
     submit.add_argument("--name-prefix", help="job name prefix (default ifg)")
     submit.add_argument("--batch-size", type=int, default=200, help="jobs per request (<= 200)")
+    submit.add_argument("--max-credits", type=float, metavar="N",
+                        help="credit ceiling: above it nothing is submitted (default: none)")
+    submit.add_argument("--estimate", action="store_true",
+                        help="print the credits the pairs would cost; submit nothing")
     submit.set_defaults(func=_submit)
 
     status = sub.add_parser("status", parents=[common], help="refresh and print HyP3 job status")
@@ -123,9 +129,26 @@ def _submit(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {name: getattr(args, name) for name in
                                ("looks", "phase_filter_parameter", *BOOL_OPTIONS)
                                if getattr(args, name) is not None}
-    processor = _open(args, pairs, name_prefix=args.name_prefix, batch_size=args.batch_size,
-                      **options)
-    result = processor.submit()
+    from insarhub import Processor
+    from insarhub.credits import MONTHLY_CREDITS, check_ceiling
+
+    processor = Processor.create(_processor_type(args, pairs), workdir=args.workdir,
+                                 name_prefix=args.name_prefix, batch_size=args.batch_size,
+                                 **options)
+    estimate = processor.estimate(pairs)  # priced before anything is queued or sent
+    try:
+        remaining = processor.client.user().get("remaining_credits") if estimate.jobs else None
+    except (HyP3Error, OSError):
+        remaining = None
+    print(f"HyP3 credits: {estimate.line()}; a month has {MONTHLY_CREDITS:,}"
+          + (f", {float(remaining):g} remain" if remaining is not None else "")
+          + (f", max_credits {args.max_credits:g}" if args.max_credits is not None else ""))
+    if args.estimate:
+        return 0
+    check_ceiling(estimate, args.max_credits)
+    if pairs:
+        processor.add_pairs(pairs)
+    result = processor.submit(max_credits=args.max_credits)
     print(f"{len(result.submitted)} jobs submitted, {len(result.recovered)} found again on HyP3, "
           f"{len(result.queued)} queued; ledger: {processor.ledger.path}")
     return 0

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dt-max", type=float, help="longest pair in days (default 120)")
     parser.add_argument("--pb-max", type=float, help="largest perpendicular baseline, m (150)")
     parser.add_argument("--min-degree", type=int, help="pairs each date should have (3)")
-    parser.add_argument("--max-degree", type=int, help="most pairs per date (no limit)")
+    parser.add_argument("--max-degree", type=int, help="most pairs per date (5)")
     parser.add_argument("--n-nearest", type=int, help="sequential: next dates to pair (3)")
     parser.add_argument("--yearly", action="store_true",
                         help="add one-year pairs across long gaps (snow seasons)")
@@ -90,6 +90,7 @@ def stack_folders(workdir: Path) -> list[Path]:
 
 def _pairs(args: argparse.Namespace) -> int:
     from insarhub.network import select_pairs, stack_key
+    from insarhub.search.multiburst import is_multi_key
     from insarhub.search.persist import load_stack
 
     folders = stack_folders(args.workdir)
@@ -97,7 +98,7 @@ def _pairs(args: argparse.Namespace) -> int:
     where: dict[Any, Path] = {}
     for folder in folders:
         products = load_stack(folder)
-        key = stack_key(products[0]) if products else folder.name
+        key = folder.name if is_multi_key(folder.name) or not products else stack_key(products[0])
         stacks[key] = products
         where[key] = folder
     result = select_pairs(stacks, **_options(args))

@@ -24,6 +24,8 @@ from insarhub.errors import PairNetworkError
 from insarhub.network.baselines import StackBaselines, scene_name, stack_baselines
 from insarhub.network.report import NetworkReport, format_reports, network_report
 from insarhub.network.selection import (
+    DEFAULT_MAX_DEGREE,
+    DEFAULT_NEW_DATE_NEIGHBOURS,
     Pair,
     PairNetworkWarning,
     PairOptions,
@@ -32,13 +34,14 @@ from insarhub.network.selection import (
     resolve_user_pairs,
 )
 from insarhub.network.update import NetworkUpdate, extend_pairs, repair_pairs, stack_key
+from insarhub.search.multiburst import date_scenes
 
 PairStacks = dict[Hashable, list[Pair]]
 Baselines = dict[Hashable, dict[Pair, tuple[int, float]]]
 SceneBperp = dict[Hashable, dict[str, float]]
 
 __all__ = [
-    "Baselines", "NetworkReport", "NetworkUpdate", "Pair", "PairNetworkWarning", "PairOptions",
+    "DEFAULT_MAX_DEGREE", "DEFAULT_NEW_DATE_NEIGHBOURS", "Baselines", "NetworkReport", "NetworkUpdate", "Pair", "PairNetworkWarning", "PairOptions",
     "PairSelection", "PairStacks", "SceneBperp", "StackBaselines", "StackNetwork",
     "extend_pairs", "format_reports", "network_report", "repair_pairs", "scene_name",
     "select_pairs", "stack_baselines", "stack_key",
@@ -93,7 +96,7 @@ def _as_stacks(stacks: Mapping[Any, Sequence[Any]] | Sequence[Any]
             if isinstance(products, str | bytes) or not isinstance(products, Iterable):
                 raise PairNetworkError(f"stack {key!r} must be a list of asf_search products, "
                                        f"got {type(products).__name__}")
-            out[key] = list(products)
+            out[key] = date_scenes(list(products), key if isinstance(key, str) else None)
         if not out:
             raise PairNetworkError("no stacks to pair: the search found nothing or every stack "
                                    "was filtered out (run search() / reset())")
@@ -107,7 +110,7 @@ def _as_stacks(stacks: Mapping[Any, Sequence[Any]] | Sequence[Any]
         grouped.setdefault(stack_key(product), []).append(product)
     if not grouped:
         raise PairNetworkError("no scenes to pair: the list of products is empty")
-    return grouped
+    return {k: date_scenes(v) for k, v in grouped.items()}
 
 
 def select_pairs(stacks: Mapping[Any, Sequence[Any]] | Sequence[Any], *,
@@ -117,9 +120,10 @@ def select_pairs(stacks: Mapping[Any, Sequence[Any]] | Sequence[Any], *,
     """Select a connected interferogram network for every stack.
 
     ``stacks``: ``{key: [ASFProduct, ...]}`` as ``Downloader.search()`` returns (a flat list is
-    grouped by (path, frame) / burst ID). ``options`` (`PairOptions`): ``strategy`` ("sbas" or
+    grouped by (path, frame) / burst ID). The bursts of a multi-burst stack are paired per
+    date: a node is the date's bursts, named by their granule names joined by "+". ``options`` (`PairOptions`): ``strategy`` ("sbas" or
     "sequential"), ``dt_targets`` (6, 12, 24, 36, 48, 72, 96), ``dt_tol`` 3, ``dt_max`` 120,
-    ``pb_max`` 150, ``min_degree`` 3, ``max_degree`` 999, ``n_nearest`` 3, ``yearly`` False
+    ``pb_max`` 150, ``min_degree`` 3, ``max_degree`` 5, ``n_nearest`` 3, ``yearly`` False
     (+ ``yearly_tol`` 30, ``gap_days`` 60), ``force_connect`` True, ``bridge_pb_max`` 400,
     ``bridge_dt_max`` None. ``add_pairs`` / ``remove_pairs``: scene-name pairs, flat or per key.
     """

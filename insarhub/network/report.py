@@ -19,18 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from insarhub.credits import MONTHLY_CREDITS, bundled_costs, job_cost
 from insarhub.errors import ConfigError
 from insarhub.network.baselines import date_from_name
 from insarhub.network.selection import Pair, StackNetwork, component_labels
+from insarhub.search.multiburst import split_name
 
 S1_CRITICAL_BPERP_M = 6000.0
 DECOR_DAYS = 200.0
 COH_RESIDUAL = 0.2
 COH_THERMAL = 1.0 / (1.0 + 1.0 / 10 ** (22 / 10))
 
-# HyP3 credits per job (HyP3 docs): INSAR_GAMMA by looks, one burst pair costs 1
-GAMMA_CREDITS = {"20x4": 10, "10x2": 15}
-BURST_CREDITS = 1
 
 
 def expected_coherence(dt_days: np.ndarray, bperp_m: np.ndarray) -> np.ndarray:
@@ -41,19 +40,22 @@ def expected_coherence(dt_days: np.ndarray, bperp_m: np.ndarray) -> np.ndarray:
 
 
 def job_type_for(names: list[str]) -> str:
-    """INSAR_ISCE_BURST for burst granules, INSAR_GAMMA for SLCs."""
-    return "INSAR_ISCE_BURST" if names and all(n.endswith("-BURST") for n in names) \
+    """INSAR_ISCE_MULTI_BURST for burst dates (one or more bursts), INSAR_GAMMA for SLCs."""
+    return "INSAR_ISCE_MULTI_BURST" if names and all(n.endswith("-BURST") for n in names) \
         else "INSAR_GAMMA"
 
 
-def credit_cost(n_pairs: int, job_type: str, looks: str = "20x4") -> int:
-    """HyP3 credits for n pairs: INSAR_GAMMA 20x4 = 10, 10x2 = 15; a burst pair = 1."""
-    if job_type == "INSAR_ISCE_BURST":
-        return n_pairs * BURST_CREDITS
-    if looks not in GAMMA_CREDITS:
-        raise ConfigError(f"looks={looks!r} is not an INSAR_GAMMA option; choose one of "
-                          f"{', '.join(GAMMA_CREDITS)}")
-    return n_pairs * GAMMA_CREDITS[looks]
+def credit_cost(n_pairs: int, job_type: str, looks: str = "20x4", bursts: int = 1) -> int:
+    """HyP3 credits for n pairs (ASF's job-spec tables, `insarhub.credits`): INSAR_GAMMA
+    20x4 = 10, 10x2 = 15; a single-burst pair = 1; a multi-burst pair by its burst count."""
+    table = bundled_costs()
+    if job_type in table and "cost_table" in table[job_type]:
+        allowed = list(table[job_type]["cost_table"])
+        if looks not in allowed:
+            raise ConfigError(f"looks={looks!r} is not a {job_type} option; choose one of "
+                              f"{', '.join(allowed)}")
+    params: dict[str, Any] = {"looks": looks, "reference": ["burst"] * bursts}
+    return int(round(n_pairs * job_cost({"job_type": job_type, "job_parameters": params})))
 
 
 @dataclass
@@ -76,6 +78,7 @@ class NetworkReport:
     job_type: str
     looks: str
     credits: int
+    bursts: int = 0            # bursts per date (multi-burst stacks)
     baseline_source: str = ""
     kinds: dict[str, int] = field(default_factory=dict)
     bridges: list[tuple[str, str, int, float, str]] = field(default_factory=list)
@@ -98,26 +101,37 @@ class NetworkReport:
             f"temporal {self.temporal_days[0]}..{self.temporal_days[1]} d, "
             f"|bperp| {self.bperp_m[0]:.0f}..{self.bperp_m[1]:.0f} m",
             f"  expected coherence mean {self.coherence_mean:.2f}, min {self.coherence_min:.2f}; "
-            f"HyP3 {self.job_type}"
-            + (f" {self.looks}" if self.job_type == "INSAR_GAMMA" else "")
-            + f": {self.credits} credits",
+            f"HyP3 {self.job_type} {self.looks}"
+            + (f", {self.bursts} bursts" if self.bursts > 1 else "")
+            + f": {self.credits} credits ({100 * self.credits / MONTHLY_CREDITS:.1f}% of a "
+            f"month's {MONTHLY_CREDITS:,})",
         ]
         if self.kinds:
             lines.append("  pairs by kind: " + ", ".join(f"{k} {v}" for k, v in self.kinds.items()))
         for ref, sec, dt, bp, kind in self.bridges:
-            lines.append(f"  beyond thresholds ({kind}): {ref} -> {sec}  {dt} d, {bp:.0f} m")
+            lines.append(f"  beyond thresholds ({kind}): {short_name(ref)} -> {short_name(sec)}"
+                         f"  {dt} d, {bp:.0f} m")
         if self.degree_exceptions:
             lines.append("  above max_degree for connectivity: " + ", ".join(
-                f"{n} ({d})" for n, d in self.degree_exceptions.items()))
+                f"{short_name(n)} ({d})" for n, d in self.degree_exceptions.items()))
         if self.below_min_degree:
             lines.append(f"  below min_degree (no pair within thresholds): "
                          f"{len(self.below_min_degree)} date(s)")
         if self.left_out:
-            lines.append("  LEFT OUT (cannot be connected): " + ", ".join(self.left_out))
+            lines.append("  LEFT OUT (cannot be connected): "
+                         + ", ".join(short_name(n) for n in self.left_out))
         if self.duplicates:
             lines.append(f"  same-date scenes collapsed: {len(self.duplicates)}")
         lines.extend(f"  note: {note}" for note in self.notes if "left out" not in note)
         return "\n".join(lines)
+
+
+def short_name(name: str) -> str:
+    """A node name as people read it: a multi-burst date as 'YYYY-MM-DD (6 bursts)'."""
+    parts = split_name(name)
+    if len(parts) < 2:
+        return name
+    return f"{date_from_name(parts[0])} ({len(parts)} bursts)"
 
 
 def stack_label(key: Hashable | None) -> str:
@@ -146,6 +160,7 @@ def report_from_pairs(key: Hashable | None, pairs: list[Pair],
     components = int(component_labels(len(names), edges).max(initial=-1) + 1) if names else 0
     coherence = expected_coherence(dt, bp)
     job_type = job_type_for(names)
+    bursts = len(split_name(names[0])) if names and job_type != "INSAR_GAMMA" else 0
     dates = [str(date_from_name(n)) for n in (names[0], names[-1])] if names else [None, None]
     report = NetworkReport(
         stack=stack_label(key), dates=len(names), first_date=dates[0], last_date=dates[-1],
@@ -157,7 +172,8 @@ def report_from_pairs(key: Hashable | None, pairs: list[Pair],
         bperp_m=(round(float(bp.min()), 1), round(float(bp.max()), 1)) if len(bp) else (0.0, 0.0),
         coherence_mean=round(float(coherence.mean()), 3) if len(pairs) else 0.0,
         coherence_min=round(float(coherence.min()), 3) if len(pairs) else 0.0,
-        job_type=job_type, looks=looks, credits=credit_cost(len(pairs), job_type, looks),
+        job_type=job_type, looks=looks,
+        credits=credit_cost(len(pairs), job_type, looks, max(bursts, 1)), bursts=bursts,
     )
     if network is not None:
         report.baseline_source = network.baselines.source
@@ -190,5 +206,6 @@ def format_reports(reports: Mapping[Hashable, NetworkReport]) -> str:
     blocks = [r.text() for r in reports.values()]
     total = sum(r.credits for r in reports.values())
     pairs = sum(r.pairs for r in reports.values())
-    blocks.append(f"total: {pairs} pairs, {total} HyP3 credits (a month has 8,000)")
+    blocks.append(f"total: {pairs} pairs, {total} HyP3 credits (a month has "
+                  f"{MONTHLY_CREDITS:,})")
     return "\n".join(blocks)

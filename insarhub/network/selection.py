@@ -45,6 +45,12 @@ _BRIDGE_NEIGHBOURS = 6      # each date's next dates always considered for bridg
 _DEGREE_PENALTY = 1000.0    # a bridge through a date at max_degree only if nothing else joins
 _YEAR_DAYS = 365
 
+# Safe defaults shared by the library, the CLI, the flows, prefect.yaml and the UI forms:
+# a degree cap keeps a 30-date stack near 2.5 pairs (25 INSAR_GAMMA credits) per date, and
+# each new date of a monitoring cycle joins its 3 nearest predecessors (as LiCSAR does).
+DEFAULT_MAX_DEGREE = 5
+DEFAULT_NEW_DATE_NEIGHBOURS = 3
+
 
 class PairNetworkWarning(UserWarning):
     """A date was left out of a network, or a network could not be made connected."""
@@ -60,8 +66,8 @@ class PairOptions:
     dt_max: float = 120
     pb_max: float = 150.0
     min_degree: int = 3
-    max_degree: int = 999
-    n_nearest: int = 3
+    max_degree: int = DEFAULT_MAX_DEGREE
+    n_nearest: int = DEFAULT_NEW_DATE_NEIGHBOURS
     yearly: bool = False
     yearly_tol: int = 30
     gap_days: int = 60

@@ -1,7 +1,7 @@
 """Changing a network that already exists: new acquisitions, and pairs that keep failing.
 
 - `extend_pairs`: monitoring found new dates; pair each with its nearest predecessors (within
-  the thresholds), add yearly pairs across long gaps if asked, and bridge whatever is still
+  the thresholds, whatever their degree, so a new date never rests on one pair), add yearly pairs across long gaps if asked, and bridge whatever is still
   apart, so the grown network stays one piece. Only the new pairs are returned to submit.
 - `repair_pairs`: some pairs keep failing at HyP3; drop them for good, give each date back the
   pairs it lost (cheapest within the thresholds) and bridge the network together again,
@@ -20,6 +20,7 @@ import numpy as np
 
 from insarhub.network.baselines import StackBaselines, scene_name, stack_baselines
 from insarhub.network.selection import (
+    DEFAULT_NEW_DATE_NEIGHBOURS,
     Pair,
     PairNetworkWarning,
     PairOptions,
@@ -30,6 +31,7 @@ from insarhub.network.selection import (
     component_labels,
     resolve_pairs,
 )
+from insarhub.search.multiburst import date_scenes
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,10 @@ class NetworkUpdate:
 
 
 def stack_key(product: Any) -> Hashable:
-    """The stack a product belongs to: full burst ID for bursts, else (path, frame)."""
+    """The stack a product belongs to: the multi-burst key of a multi-burst date, the full
+    burst ID for bursts, else (path, frame)."""
+    if getattr(product, "key", None):
+        return str(product.key)
     burst = product.properties.get("burst") or {}
     if burst.get("fullBurstID"):
         return str(burst["fullBurstID"])
@@ -58,16 +63,18 @@ def stack_key(product: Any) -> Hashable:
 
 
 def extend_pairs(existing_pairs: Iterable[Pair], scenes: Sequence[Any],
-                 new_scenes: Sequence[Any], *, n_nearest: int = 3, **options: Any
-                 ) -> NetworkUpdate:
+                 new_scenes: Sequence[Any], *, n_nearest: int = DEFAULT_NEW_DATE_NEIGHBOURS,
+                 **options: Any) -> NetworkUpdate:
     """New pairs that join ``new_scenes`` to a network built on ``scenes``.
 
     Each new date pairs with its ``n_nearest`` predecessors (later dates when it is the first)
-    within ``dt_max``/``pb_max`` and ``max_degree``; ``yearly=True`` adds one-year pairs across
+    within ``dt_max``/``pb_max``, whatever the predecessors' degree: ``max_degree`` bounds the
+    network's selection, never a new date's link to the past. ``yearly=True`` adds one-year pairs across
     long gaps; the cheapest bridges then join anything still apart. Options as in
     `select_pairs`.
     """
     opts = PairOptions.from_kwargs(n_nearest=n_nearest, **options)
+    scenes, new_scenes = date_scenes(list(scenes)), date_scenes(list(new_scenes))
     old_names = {scene_name(p) for p in scenes}
     products = list(scenes) + [p for p in new_scenes if scene_name(p) not in old_names]
     key = stack_key(products[0]) if products else None
@@ -83,7 +90,6 @@ def extend_pairs(existing_pairs: Iterable[Pair], scenes: Sequence[Any],
     if not new:
         return _result(update, sb, edges, [])
     cand = _Candidates.build(sb, opts)
-    deg = _degree_array(len(sb), edges)
     for d in new:
         partners = list(range(d - 1, max(d - opts.n_nearest, 0) - 1, -1))
         if not partners:
@@ -94,11 +100,7 @@ def extend_pairs(existing_pairs: Iterable[Pair], scenes: Sequence[Any],
             if (pos is None or (a, b) in edges or cand.dt[pos] > opts.dt_max
                     or cand.bp[pos] > opts.pb_max):
                 continue
-            if deg[a] >= opts.max_degree or deg[b] >= opts.max_degree:
-                continue
             edges[(a, b)] = "nearest"
-            deg[a] += 1
-            deg[b] += 1
     if opts.yearly:
         new_set = set(new)
         yi, yj = _yearly_pairs(sb.days, opts)
@@ -121,7 +123,7 @@ def repair_pairs(pairs: Iterable[Pair], scenes: Sequence[Any], failed: Iterable[
     Dates that appear in several failed pairs cost more, so replacements avoid them.
     """
     opts = PairOptions.from_kwargs(**options)
-    products = list(scenes)
+    products = date_scenes(list(scenes))
     key = stack_key(products[0]) if products else None
     sb = stack_baselines(products, key)
     update = NetworkUpdate(key)

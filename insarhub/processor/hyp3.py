@@ -1,4 +1,5 @@
-"""HyP3 interferograms: `Hyp3S1Processor` (INSAR_GAMMA) and `Hyp3BurstProcessor` (INSAR_ISCE_BURST).
+"""HyP3 interferograms: `Hyp3S1Processor` (INSAR_GAMMA) and `Hyp3BurstProcessor`
+(INSAR_ISCE_MULTI_BURST; workdirs of single-burst INSAR_ISCE_BURST jobs keep working).
 
     p = Processor.create('Hyp3_S1', pairs=pairs, workdir='p100_f466', looks='20x4')
     p.submit(); p.save()                       # never pays twice: the ledger remembers
@@ -8,8 +9,10 @@
 Every pair, job and download is recorded in the ledger `<workdir>/insarhub.db`
 (`insarhub.ledger`). Submitting writes the intent before the POST and the ids after it; a job
 whose POST may have reached HyP3 (a crash, a lost answer) is looked up by its unique name
-before it is ever sent again. Credits are checked first (`GET /user`, `GET /costs`): what fits
-is submitted, the rest stays queued and `CreditError` says how many credits are missing.
+before it is ever sent again (`hyp3_submit`). Credits are estimated first (`estimate()`,
+`insarhub.credits`) and checked against `max_credits` (nothing is sent above it) and the
+account (`GET /user`): what fits is submitted, newest dates first, the rest stays queued and
+`CreditError` says how many credits are missing.
 
 Products are unzipped into `<workdir>/hyp3/<product_name>/`. Pairs whose jobs keep failing
 (more than `max_retries` resubmissions) are listed by `failed_pairs()`: repair the network
@@ -19,29 +22,18 @@ Products are unzipped into `<workdir>/hyp3/<product_name>/`. Pairs whose jobs ke
 from __future__ import annotations
 
 import logging
-import shutil
-import time
-import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
-import requests
-from requests.adapters import HTTPAdapter
-from tqdm.auto import tqdm
 
-from insarhub.errors import (
-    ConfigError,
-    CredentialsError,
-    CreditError,
-    DownloadError,
-    HyP3Error,
-)
+from insarhub.credits import CreditEstimate, check_ceiling, estimate_jobs, job_cost
+from insarhub.errors import ConfigError, HyP3Error
 from insarhub.ledger import (
     DB_NAME,
     EXPORT_NAME,
@@ -61,38 +53,30 @@ from insarhub.processor.base import (
     BaseProcessor,
     ProcessingStatus,
 )
-from insarhub.processor.hyp3_client import Hyp3Client, RetryPolicy, TransientHyP3Error
+from insarhub.processor.hyp3_client import Hyp3Client, RetryPolicy
+from insarhub.processor.hyp3_download import Hyp3Downloads, extract_product
 from insarhub.processor.hyp3_jobs import (
     INSAR_GAMMA,
     INSAR_ISCE_BURST,
+    INSAR_ISCE_MULTI_BURST,
     MAX_JOBS_PER_REQUEST,
     JobOptions,
-    check_granule,
+    acquisition_date,
     check_prefix,
-    job_cost,
+    job_granules,
     job_name,
     make_options,
     prepare_job,
 )
+from insarhub.processor.hyp3_pairs import normalize_pairs, stack_folder
+from insarhub.processor.hyp3_submit import Hyp3Posting, InsufficientCreditsError
 from insarhub.settings import redact
 
 log = logging.getLogger(__name__)
 
-PRODUCTS_DIR = "hyp3"
 DEFAULT_PREFIX = "ifg"
-DOWNLOAD_RETRIES = 8  # per product; each retry resumes where the last attempt stopped
 TABLE_COLUMNS = ["name", "job_id", "status", "expiration_time", "expired", "downloaded",
                  "reference", "secondary", "attempt"]
-
-
-class InsufficientCreditsError(CreditError):
-    """Credits ran short: some jobs were submitted, `queued` stay in the ledger."""
-
-    def __init__(self, message: str, *, missing_credits: float, queued: int, submitted: int) -> None:
-        super().__init__(message)
-        self.missing_credits = missing_credits
-        self.queued = queued
-        self.submitted = submitted
 
 
 @dataclass
@@ -119,80 +103,20 @@ def _parse_time(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _granule_of(item: Any) -> Any:
-    """A granule name from a string or an asf_search product (sceneName / fileID)."""
-    props = getattr(item, "properties", None)
-    if isinstance(props, Mapping):
-        if str(props.get("processingLevel", "")).upper() == "BURST" and props.get("fileID"):
-            return props["fileID"]
-        return props.get("sceneName") or props.get("fileID")
-    return item
-
-
-def stack_folder(key: Any) -> str:
-    """The stack folder name (helper A's `stack_dirname`, else the same rule)."""
-    try:
-        from insarhub.search.stacks import stack_dirname
-    except ImportError:
-        if isinstance(key, tuple) and len(key) == 2:
-            return f"p{int(key[0])}_f{int(key[1])}"
-        return str(key)
-    return str(stack_dirname(key))
-
-
-def normalize_pairs(pairs: Any, job_type: str) -> tuple[list[tuple[str, str]], Any]:
-    """(list of (reference, secondary), stack key or None) from the forms users pass.
-
-    Accepted: a list of (reference, secondary); one (reference, secondary); the dict
-    `select_pairs` returns with exactly one stack; or its whole (pair_stacks, B, bperp) tuple.
-    """
-    stack = None
-    if isinstance(pairs, tuple) and len(pairs) == 3 and isinstance(pairs[0], Mapping):
-        pairs = pairs[0]
-    if isinstance(pairs, Mapping):
-        keys = list(pairs)
-        if len(keys) != 1:
-            shown = ", ".join(repr(k) for k in keys[:6]) + (" ..." if len(keys) > 6 else "")
-            raise ConfigError(
-                f"pairs holds {len(keys)} stacks ({shown}); a processor works on one stack: "
-                f"pass one of them, e.g. pairs=pair_stacks[{keys[0]!r}]" if keys else
-                "pairs is an empty dict: select_pairs found no stack")
-        stack = keys[0]
-        pairs = pairs[stack]
-    if isinstance(pairs, tuple) and len(pairs) == 2 and all(
-            isinstance(_granule_of(p), str) for p in pairs):
-        pairs = [pairs]
-    if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
-        raise ConfigError(f"pairs={pairs!r:.80} must be a list of (reference, secondary) granule "
-                          "names or the dict select_pairs returns")
-    out: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise ConfigError(f"pairs[{i}]={pair!r:.120} must be a (reference, secondary) pair")
-        reference = check_granule(job_type, _granule_of(pair[0]), f"pairs[{i}][0]")
-        secondary = check_granule(job_type, _granule_of(pair[1]), f"pairs[{i}][1]")
-        if reference == secondary:
-            raise ConfigError(f"pairs[{i}] uses {reference} twice; a pair needs two dates")
-        if (reference, secondary) not in seen:
-            seen.add((reference, secondary))
-            out.append((reference, secondary))
-    return out, stack
-
-
-class Hyp3Processor(BaseProcessor):
+class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
     """HyP3 jobs for the pairs of one stack, followed through the ledger of its workdir."""
 
     processor_name: ClassVar[str] = ""
-    job_type: ClassVar[str] = ""
+    job_type: str = ""  # per class; a processor may go on with a workdir's older type
 
     def __init__(self, pairs: Any = None, workdir: str | Path | None = None,
                  saved_job_path: str | Path | None = None, *, name_prefix: str | None = None,
                  max_retries: int = 2, max_workers: int = 8,
                  batch_size: int = MAX_JOBS_PER_REQUEST, client: Hyp3Client | None = None,
                  retry_policy: RetryPolicy | None = None, **options: Any) -> None:
-        pair_list, stack = ([], None) if pairs is None else normalize_pairs(pairs, self.job_type)
         saved = Path(saved_job_path).expanduser() if saved_job_path is not None else None
+        self._adopt_job_type(workdir, saved)
+        pair_list, stack = ([], None) if pairs is None else normalize_pairs(pairs, self.job_type)
         if saved is not None and not saved.is_file():
             raise ConfigError(f"saved_job_path={str(saved)!r} does not exist; give the "
                               f"{EXPORT_NAME} written by save() (it sits in the workdir)")
@@ -214,6 +138,7 @@ class Hyp3Processor(BaseProcessor):
         self.max_workers = max(1, int(max_workers))
         self.batch_size = batch_size
         self.retry_policy = retry_policy or RetryPolicy()
+        self.last_estimate: CreditEstimate | None = None  # of the last submit()
         self._client = client
         self.ledger = Ledger(self.workdir / DB_NAME)
         if saved is not None:
@@ -223,6 +148,9 @@ class Hyp3Processor(BaseProcessor):
             self.add_pairs(pair_list)
 
     # -- set-up --------------------------------------------------------------------------
+    def _adopt_job_type(self, workdir: str | Path | None, saved: Path | None) -> None:
+        """Hook: a processor that accepts older job types in an existing workdir."""
+
     def _import(self, saved: Path) -> None:
         result = self.ledger.import_json(saved)
         other = result.meta.get("job_type")
@@ -264,10 +192,6 @@ class Hyp3Processor(BaseProcessor):
             self._client = Hyp3Client(retry=self.retry_policy)
         return self._client
 
-    @property
-    def products_dir(self) -> Path:
-        return self.workdir / PRODUCTS_DIR
-
     def close(self) -> None:
         self.ledger.close()
 
@@ -296,12 +220,47 @@ class Hyp3Processor(BaseProcessor):
         return self.ledger.pairs()
 
     # -- submit --------------------------------------------------------------------------
-    def submit(self) -> SubmitResult:
+    def submit(self, max_credits: float | None = None) -> SubmitResult:
         """Send the queued jobs (idempotent: what HyP3 has already is never sent again).
 
-        Raises CreditError (after submitting what fits) when credits run short.
+        The credits the queued jobs cost are estimated and logged first (`estimate()`); above
+        `max_credits` nothing is sent and `CreditCeilingError` says what the network needs.
+        Raises CreditError (after submitting what fits) when the account runs short: the rest
+        stays queued, pairs of the newest dates first.
         """
-        return self._run("submit", self._submit_locked)
+        return self._run("submit", lambda: self._submit_locked(max_credits))
+
+    def queued(self) -> list[JobRecord]:
+        """The jobs waiting to be sent, in submission order: pairs of the newest dates first
+        (monitoring's new dates before a backfill of old ones), then in the order queued."""
+        records = self.ledger.jobs(state=QUEUED)
+        return sorted(records, key=lambda r: (acquisition_date(r.secondary),
+                                              acquisition_date(r.reference), -r.pair_id),
+                      reverse=True)
+
+    def estimate(self, pairs: Any = None, costs: Mapping[str, Any] | None = None
+                 ) -> CreditEstimate:
+        """The credits the queued jobs, and `pairs` not in the ledger yet (not queued by this
+        call), will cost: HyP3's `/costs` table when it answers (or `costs` given), the
+        bundled job-spec table otherwise. No HyP3 call when there is nothing to price."""
+        requests = [r.request for r in self.queued()]
+        if pairs is not None:
+            known = set(self.ledger.pairs(include_dropped=True))
+            requests += [self.prepare(r, s).request
+                         for r, s in normalize_pairs(pairs, self.job_type)[0] if (r, s) not in known]
+        if costs is None and requests:
+            costs = self._costs()
+        return estimate_jobs(requests, costs,
+                             stack=self.ledger.get_meta("stack") or self.workdir.name)
+
+    def _costs(self) -> Mapping[str, Any] | None:
+        """HyP3's `/costs` table, or None (then the bundled table is used) when it cannot be
+        asked (no token, HyP3 down)."""
+        try:
+            return self.client.costs()
+        except (HyP3Error, OSError) as exc:
+            log.info("GET /costs failed (%s): the bundled job-spec cost table is used", exc)
+            return None
 
     def _run(self, action: str, func: Callable[[], Any], lock: str | None = "submit") -> Any:
         run = self.ledger.start_run(action)
@@ -321,13 +280,19 @@ class Hyp3Processor(BaseProcessor):
         self._export()
         return result
 
-    def _submit_locked(self) -> SubmitResult:
+    def _submit_locked(self, max_credits: float | None = None) -> SubmitResult:
         result = SubmitResult(recovered=self._recover())
         self._resolve_imported()
-        queued = self.ledger.jobs(state=QUEUED)
+        queued = self.queued()
         if not queued:
             return result
-        fit, missing, remaining = self._fit_credits(queued)
+        costs = self._costs()
+        estimate = estimate_jobs((r.request for r in queued), costs,
+                                 stack=self.ledger.get_meta("stack") or self.workdir.name)
+        self.last_estimate = estimate
+        log.info("%s: HyP3 credits for the queued jobs: %s", estimate.stack, estimate.line())
+        check_ceiling(estimate, max_credits)
+        fit, missing, remaining = self._fit_credits(queued, costs)
         for start in range(0, len(fit), self.batch_size):
             result.submitted += self._post(fit[start:start + self.batch_size])
         result.queued = [r.name for r in self.ledger.jobs(state=QUEUED)]
@@ -343,12 +308,12 @@ class Hyp3Processor(BaseProcessor):
                 missing_credits=missing, queued=left, submitted=len(result.submitted))
         return result
 
-    def _fit_credits(self, queued: list[JobRecord]) -> tuple[list[JobRecord], float, float]:
+    def _fit_credits(self, queued: list[JobRecord], costs: Mapping[str, Any] | None
+                     ) -> tuple[list[JobRecord], float, float]:
         """The queued jobs that fit the remaining credits, in order; missing and remaining."""
         remaining = self.client.user().get("remaining_credits")
         if remaining is None:
             return queued, 0.0, float("inf")
-        costs = self.client.costs()
         prices = [job_cost(r.request, costs) for r in queued]
         fit: list[JobRecord] = []
         spent = 0.0
@@ -359,86 +324,6 @@ class Hyp3Processor(BaseProcessor):
             spent += price
         return fit, max(0.0, sum(prices) - float(remaining)), float(remaining)
 
-    def _post(self, chunk: list[JobRecord]) -> list[str]:
-        """POST one batch (intent first, ids after); on doubt, look the names up first."""
-        claimed = set(self.ledger.mark_submitting([r.name for r in chunk]))
-        pending = [r for r in chunk if r.name in claimed]
-        done: list[str] = []
-        policy = self.client.retry_policy
-        for attempt in range(policy.attempts):
-            if not pending:
-                return done
-            try:
-                answer = self.client.post_jobs([r.payload() for r in pending])
-            except TransientHyP3Error as exc:
-                if exc.status != 429:  # a 5xx or a lost answer may hide created jobs
-                    found = self._lookup([r.name for r in pending])
-                    self.ledger.record_submitted(list(found.values()))
-                    done += list(found)
-                    pending = [r for r in pending if r.name not in found]
-                log.info("POST /jobs: %s; %d jobs to send again", exc, len(pending))
-                if pending and attempt + 1 < policy.attempts:
-                    time.sleep(policy.delay(attempt, exc.retry_after))
-                continue
-            except CredentialsError:  # 401/403: HyP3 took none of them
-                self.ledger.requeue([r.name for r in pending])
-                raise
-            except HyP3Error as exc:  # a 4xx: HyP3 took none of them
-                self.ledger.requeue([r.name for r in pending])
-                if "credit" in str(exc).lower():
-                    raise InsufficientCreditsError(
-                        f"{exc}; {len(pending)} jobs stay queued in the ledger: call submit() "
-                        "again when credits are renewed", missing_credits=float("nan"),
-                        queued=len(pending), submitted=len(done)) from None
-                raise
-            self.ledger.record_submitted(answer)
-            returned = {str(job.get("name")) for job in answer}
-            done += [r.name for r in pending if r.name in returned]
-            pending = [r for r in pending if r.name not in returned]
-            if pending:  # HyP3 answered without some names: check, never guess
-                found = self._lookup([r.name for r in pending])
-                self.ledger.record_submitted(list(found.values()))
-                done += list(found)
-                self.ledger.requeue([r.name for r in pending if r.name not in found])
-            return done
-        self.ledger.requeue([r.name for r in pending])  # looked up after the last failure
-        raise TransientHyP3Error(
-            f"POST /jobs failed {policy.attempts} times; {len(pending)} jobs stay queued in "
-            f"the ledger: call submit() again later")
-
-    def _lookup(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Jobs on HyP3 by exact name (`GET /jobs?name=`), one request per name, in parallel."""
-        if not names:
-            return {}
-
-        def find(name: str) -> list[dict[str, Any]]:
-            return self.client.find_jobs(name=name, job_type=self.job_type)
-
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(names))) as pool:
-            answers = list(pool.map(find, names))
-        found: dict[str, dict[str, Any]] = {}
-        for name, jobs in zip(names, answers, strict=True):
-            jobs = sorted((j for j in jobs if j.get("name") == name),
-                          key=lambda j: str(j.get("request_time")))
-            if len(jobs) > 1:
-                log.warning("%d HyP3 jobs are named %s; keeping the first, %s", len(jobs), name,
-                            jobs[0].get("job_id"))
-            if jobs:
-                found[name] = jobs[0]
-        return found
-
-    def _recover(self) -> list[str]:
-        """Jobs whose POST may have reached HyP3 (intent written, no id): found by name."""
-        intents = self.ledger.jobs(current_only=False, state=SUBMITTING, include_dropped=True)
-        if not intents:
-            return []
-        found = self._lookup([r.name for r in intents])
-        self.ledger.record_submitted(list(found.values()))
-        self.ledger.requeue([r.name for r in intents if r.name not in found])
-        log.info("recovered %d of %d interrupted submissions by name; %d back in the queue",
-                 len(found), len(intents), len(intents) - len(found))
-        return list(found)
-
     def _resolve_imported(self) -> None:
         """Jobs known by id only (the seed's hyp3_jobs.json): fetch them and record pairs."""
         ids = list(self.ledger.get_meta("unresolved_job_ids", []) or [])
@@ -448,14 +333,17 @@ class Hyp3Processor(BaseProcessor):
             jobs = list(pool.map(self.client.get_job, ids))
         for job in jobs:
             params = dict(job.get("job_parameters") or {})
-            granules = params.get("granules") or []
-            if job.get("job_type") != self.job_type or len(granules) != 2:
-                log.warning("job %s is %s with %d granules; not a pair of this processor, "
-                            "skipped", job.get("job_id"), job.get("job_type"), len(granules))
+            request = {"job_type": job.get("job_type"), "job_parameters": params}
+            try:
+                reference, secondary = job_granules(request)
+            except (KeyError, TypeError, ValueError):
+                reference = secondary = ""
+            if job.get("job_type") != self.job_type or not reference or not secondary:
+                log.warning("job %s is %s, not a pair of this processor (%s): skipped",
+                            job.get("job_id"), job.get("job_type"), self.job_type)
                 continue
-            request = {"job_type": job["job_type"], "job_parameters": params}
             self.ledger.adopt_job(job, job_name(self.name_prefix, request), request,
-                                  granules[0], granules[1])
+                                  reference, secondary)
         self.ledger.set_meta({"unresolved_job_ids": []})
 
     # -- status --------------------------------------------------------------------------
@@ -626,91 +514,6 @@ class Hyp3Processor(BaseProcessor):
         self._export()
         return update
 
-    # -- download ------------------------------------------------------------------------
-    def download(self, max_workers: int | None = None, progress: bool = True,
-                 keep_zip: bool = False) -> list[Path]:
-        """Fetch every succeeded product into `<workdir>/hyp3/<product_name>/`.
-
-        Parallel, resumable (HTTP Range), size-verified; products already there are skipped.
-        Returns the product folders. Raises DownloadError naming what failed (run again to
-        resume).
-        """
-        workers = max_workers or self.max_workers
-        return self._run("download", lambda: self._download(workers, progress, keep_zip),
-                         lock="download")
-
-    def _download(self, workers: int, progress: bool, keep_zip: bool) -> list[Path]:
-        self._update()
-        latest: dict[int, JobRecord] = {}
-        for r in self.ledger.jobs(current_only=False):
-            if r.status == SUCCEEDED:
-                latest[r.pair_id] = r  # rows come by attempt: the last success wins
-        products: list[Path] = []
-        todo: list[tuple[JobRecord, dict[str, Any]]] = []
-        for r in latest.values():
-            if self.has_product(r):
-                products.append(self.workdir / str(r.downloaded))
-            elif not self.is_expired(r):
-                todo += [(r, f) for f in r.files if f.get("filename")]
-        if not todo:
-            return products
-        self.products_dir.mkdir(parents=True, exist_ok=True)
-        failed: list[str] = []
-        gone: list[str] = []
-        with _plain_session(workers) as session, \
-                ThreadPoolExecutor(max_workers=workers) as pool, \
-                tqdm(total=len(todo), unit="product", desc="HyP3 products",
-                     disable=not progress) as bar:
-            # each worker fetches one product (insarhub.transfer: resumable, size-verified)
-            # and unzips it at once, so that unzipping overlaps the other transfers
-            futures = {pool.submit(self._fetch_product, session, file, keep_zip): (record, file)
-                       for record, file in todo}
-            for future in as_completed(futures):
-                record, file = futures[future]
-                bar.update(1)
-                try:
-                    folder = future.result()
-                except DownloadError as exc:
-                    if _is_gone(session, file["url"]):
-                        gone.append(str(record.job_id))
-                    else:
-                        failed.append(str(exc))
-                    continue
-                except (zipfile.BadZipFile, OSError) as exc:
-                    failed.append(f"{file['filename']} ({type(exc).__name__}: {exc})")
-                    continue
-                self.ledger.record_download(str(record.job_id), str(file["filename"]),
-                                            file["url"], file.get("size"),
-                                            str(folder.relative_to(self.workdir)))
-                products.append(folder)
-        if gone:
-            self.ledger.mark_expired(gone)
-            log.warning("%d products expired on HyP3 before download: retry() resubmits them",
-                        len(gone))
-        if failed:
-            raise DownloadError(
-                f"{len(failed)} of {len(todo)} HyP3 products did not download: "
-                f"{'; '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; "
-                "run download() again to resume")
-        return products
-
-    def _fetch_product(self, session: requests.Session, file: Mapping[str, Any],
-                       keep_zip: bool) -> Path:
-        from insarhub.transfer import FileSpec, download_files
-
-        path = self.products_dir / Path(str(file["filename"])).name
-        download_files([FileSpec(url=str(file["url"]), path=path, size=file.get("size"))],
-                       session=session, max_workers=1, progress=False, retries=DOWNLOAD_RETRIES,
-                       backoff=0.25)
-        try:
-            folder = extract_product(path, self.products_dir)
-        except zipfile.BadZipFile:
-            path.unlink(missing_ok=True)  # damaged despite its size: fetch it again next time
-            raise
-        if not keep_zip:
-            path.unlink(missing_ok=True)
-        return folder
-
     # -- persistence ---------------------------------------------------------------------
     def _export(self) -> Path:
         return self.ledger.export_json(self.workdir / EXPORT_NAME)
@@ -721,46 +524,6 @@ class Hyp3Processor(BaseProcessor):
         print(f"Jobs saved to {path}; reload with "
               f"Processor.create({self.processor_name!r}, saved_job_path={str(path)!r})")
         return path
-
-
-def _plain_session(workers: int) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def _is_gone(session: requests.Session, url: str) -> bool:
-    """True when the product host says the file no longer exists (expired: 404/410)."""
-    try:
-        return session.head(url, timeout=(10, 30)).status_code in (404, 410)
-    except requests.RequestException:
-        return False
-
-
-def _complete(path: Path, size: Any) -> bool:
-    return path.is_file() and (size is None or path.stat().st_size == int(size))
-
-
-def extract_product(zip_path: Path, products_dir: Path) -> Path:
-    """Unzip a HyP3 product into `products_dir/<product_name>/` (atomically: temp + rename)."""
-    product = zip_path.name.removesuffix(".zip")
-    target = products_dir / product
-    tmp = products_dir / f".{product}.extracting"
-    shutil.rmtree(tmp, ignore_errors=True)
-    with zipfile.ZipFile(zip_path) as archive:
-        for member in archive.namelist():
-            if member.startswith("/") or ".." in Path(member).parts:
-                raise zipfile.BadZipFile(f"unsafe path {member!r} in {zip_path.name}")
-        archive.extractall(tmp)  # CRC-checked while reading
-    inner = tmp / product
-    source = inner if inner.is_dir() else tmp
-    if target.exists():
-        shutil.rmtree(target)
-    source.rename(target)
-    shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -788,13 +551,46 @@ class Hyp3S1Processor(Hyp3Processor):
 
 
 class Hyp3BurstProcessor(Hyp3Processor):
-    """INSAR_ISCE_BURST interferograms from burst pairs (`Processor.create('Hyp3_Burst')`).
+    """Multi-burst interferograms (INSAR_ISCE_MULTI_BURST) of a burst stack
+    (`Processor.create('Hyp3_Burst')`).
 
+    A pair side is one date's bursts: the '+'-joined node name the pair network gives, a list
+    of burst names or a `MultiBurstScene`; a single burst name is a one-burst set. A workdir
+    whose ledger holds single-burst (INSAR_ISCE_BURST) jobs goes on with that job type.
     Options: looks ('20x4' | '10x2' | '5x1'), apply_water_mask; name_prefix; max_retries.
     """
 
     processor_name = "Hyp3_Burst"
-    job_type = INSAR_ISCE_BURST
+    job_type = INSAR_ISCE_MULTI_BURST
+    legacy_job_types: ClassVar[tuple[str, ...]] = (INSAR_ISCE_BURST,)
+
+    def _adopt_job_type(self, workdir: str | Path | None, saved: Path | None) -> None:
+        known = saved_job_type(workdir, saved)
+        if known in self.legacy_job_types:
+            self.job_type = known
+            log.info("%s holds %s jobs: this processor goes on with them", workdir or saved,
+                     known)
+
+
+def saved_job_type(workdir: str | Path | None, saved: Path | None) -> str | None:
+    """The job type recorded in a saved hyp3_jobs.json or in the workdir's ledger, if any."""
+    import json
+
+    if saved is not None and saved.is_file():
+        try:
+            value = json.loads(saved.read_text()).get("job_type")
+        except (OSError, ValueError, AttributeError):
+            value = None
+        if value:
+            return str(value)
+    if workdir is not None and (Path(workdir).expanduser() / DB_NAME).is_file():
+        ledger = Ledger(Path(workdir).expanduser() / DB_NAME)
+        try:
+            value = ledger.get_meta("job_type")
+        finally:
+            ledger.close()
+        return str(value) if value else None
+    return None
 
 
 __all__ = ["Hyp3BurstProcessor", "Hyp3Processor", "Hyp3S1Processor", "InsufficientCreditsError",

@@ -1,8 +1,9 @@
 """Pure job preparation for HyP3: options, payloads, deterministic names and costs.
 
-Nothing here talks to HyP3. `prepare_insar_gamma_job` and `prepare_insar_isce_burst_job`
-build the same dictionaries as hyp3_sdk's `HyP3.prepare_insar_job` and
-`HyP3.prepare_insar_isce_burst_job` (checked against ASF's job specs), and `job_name` gives
+Nothing here talks to HyP3. `prepare_insar_gamma_job`, `prepare_insar_isce_burst_job` and
+`prepare_insar_isce_multi_burst_job` build the same dictionaries as hyp3_sdk's
+`HyP3.prepare_insar_job`, `prepare_insar_isce_burst_job` and
+`prepare_insar_isce_multi_burst_job` (checked against ASF's job specs), and `job_name` gives
 each pair a unique name, stable across runs, by which a job that reached HyP3 but not the
 ledger is found again.
 """
@@ -17,9 +18,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from insarhub.errors import ConfigError
+from insarhub.search.multiburst import MAX_BURST_SWATHS, join_names, split_name
 
 INSAR_GAMMA = "INSAR_GAMMA"
 INSAR_ISCE_BURST = "INSAR_ISCE_BURST"
+INSAR_ISCE_MULTI_BURST = "INSAR_ISCE_MULTI_BURST"
 
 MAX_NAME_LENGTH = 100  # HyP3 openapi: name maxLength
 MAX_PREFIX_LENGTH = 40
@@ -29,15 +32,20 @@ GRANULE_PATTERNS = {
     INSAR_GAMMA: re.compile(r"^S1[ABCD]_IW_SLC__1S[SD][VH]_\S{50}$"),  # 67 characters
     INSAR_ISCE_BURST: re.compile(r"^S1_\d{6}_IW\S*-BURST$"),  # 43 characters
 }
+MULTI_BURST_PATTERN = re.compile(r"^S1_(\d{6})_IW(\d)_(\d{8}T\d{6})_([VH]{2})_[\dA-F]{4}-BURST$")
 GRANULE_LENGTHS = {INSAR_GAMMA: 67, INSAR_ISCE_BURST: 43}
 GRANULE_HINT = {
     INSAR_GAMMA: "an IW SLC name like S1A_IW_SLC__1SDV_20200102T133501_20200102T133528_"
                  "030626_038260_1C8A",
     INSAR_ISCE_BURST: "a burst name like S1_136231_IW2_20200604T022312_VV_7C85-BURST",
+    INSAR_ISCE_MULTI_BURST: "1 to 15 burst names of one date like S1_136231_IW2_20200604T022312"
+                            "_VV_7C85-BURST (a list, or joined by '+')",
 }
-PROCESSOR_FOR = {INSAR_GAMMA: "Hyp3_S1", INSAR_ISCE_BURST: "Hyp3_Burst"}
+PROCESSOR_FOR = {INSAR_GAMMA: "Hyp3_S1", INSAR_ISCE_BURST: "Hyp3_Burst",
+                 INSAR_ISCE_MULTI_BURST: "Hyp3_Burst"}
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-LOOKS = {INSAR_GAMMA: ("20x4", "10x2"), INSAR_ISCE_BURST: ("20x4", "10x2", "5x1")}
+LOOKS = {INSAR_GAMMA: ("20x4", "10x2"), INSAR_ISCE_BURST: ("20x4", "10x2", "5x1"),
+         INSAR_ISCE_MULTI_BURST: ("20x4", "10x2", "5x1")}
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class GammaOptions:
 
 @dataclass(frozen=True)
 class BurstOptions:
-    """INSAR_ISCE_BURST job parameters."""
+    """INSAR_ISCE_BURST and INSAR_ISCE_MULTI_BURST job parameters."""
 
     looks: str = "20x4"
     apply_water_mask: bool = True
@@ -90,7 +98,13 @@ def make_options(job_type: str, values: Mapping[str, Any]) -> JobOptions:
 
 
 def check_granule(job_type: str, name: Any, field: str = "pairs") -> str:
-    """`name` if it is a granule `job_type` can process, else ConfigError saying what fits."""
+    """`name` if it is a granule `job_type` can process, else ConfigError saying what fits.
+
+    INSAR_ISCE_MULTI_BURST takes one date's bursts: a list of burst names or their '+'-joined
+    node name; the joined name (swath, then burst order) is returned.
+    """
+    if job_type == INSAR_ISCE_MULTI_BURST:
+        return check_burst_set(name, field)
     if isinstance(name, str) and len(name) == GRANULE_LENGTHS[job_type] \
             and GRANULE_PATTERNS[job_type].match(name):
         return name
@@ -100,6 +114,48 @@ def check_granule(job_type: str, name: Any, field: str = "pairs") -> str:
             advice = f"; it is a {other} granule: use Processor.create('{PROCESSOR_FOR[other]}')"
     raise ConfigError(f"{field}: {name!r} is not a granule {job_type} can process; "
                       f"expected {GRANULE_HINT[job_type]}{advice}")
+
+
+def check_burst_set(value: Any, field: str = "pairs") -> str:
+    """One date's burst set (list or '+'-joined) checked as HyP3's multi-burst validators do:
+    1-15 burst names, unique burst IDs, one polarisation (VV or HH), one pass (2 minutes)."""
+    names = split_name(value) if isinstance(value, str) else value
+    if isinstance(names, str | bytes) or not isinstance(names, list | tuple) or not names:
+        raise ConfigError(f"{field}: {value!r:.120} is not a burst set; expected "
+                          f"{GRANULE_HINT[INSAR_ISCE_MULTI_BURST]}")
+    bad = [n for n in names if not isinstance(n, str) or not MULTI_BURST_PATTERN.match(n)]
+    if bad:
+        raise ConfigError(f"{field}: {bad[0]!r:.80} is not a burst granule name; expected "
+                          f"{GRANULE_HINT[INSAR_ISCE_MULTI_BURST]}")
+    if len(names) > MAX_BURST_SWATHS:
+        raise ConfigError(f"{field}: {len(names)} bursts; a multi-burst job takes at most "
+                          f"{MAX_BURST_SWATHS}: split the AOI's bursts (the S1_Burst search does)")
+    parts = [MULTI_BURST_PATTERN.match(n).groups() for n in names]  # type: ignore[union-attr]
+    ids = [(p[0], p[1]) for p in parts]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{field}: the same burst ID appears twice in {value!r:.120}")
+    if len({p[3] for p in parts}) > 1 or parts[0][3] not in ("VV", "HH"):
+        raise ConfigError(f"{field}: bursts must share one polarisation, VV or HH; got "
+                          f"{sorted({p[3] for p in parts})}")
+    if len({p[2][:8] for p in parts}) > 1:
+        raise ConfigError(f"{field}: bursts of one side must come from one pass (one date); got "
+                          f"{sorted({p[2][:8] for p in parts})}")
+    return join_names(names)
+
+
+def check_multi_burst_pair(reference: str, secondary: str, field: str = "pairs") -> None:
+    """Both sides hold the same burst IDs, the reference is older (HyP3's validators)."""
+    def ids(name: str) -> list[tuple[str, str]]:
+        found = [MULTI_BURST_PATTERN.match(n) for n in split_name(name)]
+        return sorted((m.group(1), m.group(2)) for m in found if m)
+
+    if ids(reference) != ids(secondary):
+        raise ConfigError(f"{field}: reference and secondary must hold the same bursts; got "
+                          f"{len(split_name(reference))} and {len(split_name(secondary))} with "
+                          "different burst IDs (a date missing a burst cannot be paired)")
+    if acquisition_date(reference) >= acquisition_date(secondary):
+        raise ConfigError(f"{field}: the reference ({acquisition_date(reference)}) must be older "
+                          f"than the secondary ({acquisition_date(secondary)})")
 
 
 def check_prefix(prefix: Any) -> str:
@@ -131,13 +187,41 @@ def prepare_insar_isce_burst_job(reference: str, secondary: str, options: BurstO
     return job
 
 
+def prepare_insar_isce_multi_burst_job(reference: list[str], secondary: list[str],
+                                       options: BurstOptions, name: str | None = None
+                                       ) -> dict[str, Any]:
+    """An INSAR_ISCE_MULTI_BURST job dict, as hyp3_sdk's
+    `prepare_insar_isce_multi_burst_job` makes it."""
+    params: dict[str, Any] = {"reference": list(reference), "secondary": list(secondary),
+                              "apply_water_mask": options.apply_water_mask,
+                              "looks": options.looks}
+    job: dict[str, Any] = {"job_parameters": params, "job_type": INSAR_ISCE_MULTI_BURST}
+    if name is not None:
+        job["name"] = name
+    return job
+
+
 def prepare_job(job_type: str, reference: str, secondary: str, options: JobOptions,
                 name: str | None = None) -> dict[str, Any]:
+    """The job dict of one pair (multi-burst: '+'-joined burst sets on each side)."""
     if job_type == INSAR_GAMMA:
         assert isinstance(options, GammaOptions)
         return prepare_insar_gamma_job(reference, secondary, options, name)
     assert isinstance(options, BurstOptions)
+    if job_type == INSAR_ISCE_MULTI_BURST:
+        return prepare_insar_isce_multi_burst_job(split_name(reference), split_name(secondary),
+                                                  options, name)
     return prepare_insar_isce_burst_job(reference, secondary, options, name)
+
+
+def job_granules(request: Mapping[str, Any]) -> tuple[str, str]:
+    """(reference, secondary) as the ledger keys a job: granule names, or '+'-joined burst
+    sets for a multi-burst job."""
+    params = request["job_parameters"]
+    if "granules" in params:
+        reference, secondary = params["granules"]
+        return str(reference), str(secondary)
+    return join_names(params["reference"]), join_names(params["secondary"])
 
 
 def acquisition_date(granule: str) -> str:
@@ -153,30 +237,10 @@ def job_name(prefix: str, request: Mapping[str, Any]) -> str:
     with other options is another job; a resubmission adds `_r<n>` (see ledger.attempt_name).
     """
     params = request["job_parameters"]
-    reference, secondary = params["granules"]
+    reference, secondary = job_granules(request)
     digest = hashlib.sha256(json.dumps({"job_type": request["job_type"], **params},
                                        sort_keys=True).encode()).hexdigest()[:10]
     name = f"{prefix}_{acquisition_date(reference)}_{acquisition_date(secondary)}_{digest}"
     if len(name) + 4 > MAX_NAME_LENGTH:  # room for "_r99"
         raise ConfigError(f"job name {name!r} is longer than HyP3 allows; shorten name_prefix")
     return name
-
-
-def job_cost(job: Mapping[str, Any], costs: Mapping[str, Any], default: float = 1.0) -> float:
-    """Credits one job costs per HyP3's `GET /costs` table (fixed or by cost parameters)."""
-    entry = costs.get(job["job_type"])
-    if not isinstance(entry, Mapping):
-        return default
-    if "cost" in entry:
-        return float(entry["cost"])
-    table: Any = entry.get("cost_table", {})
-    params = job.get("job_parameters", {})
-    for parameter in entry.get("cost_parameters", []):
-        key = params.get(parameter)
-        if isinstance(table, Mapping) and str(key) in table:
-            table = table[str(key)]
-        elif isinstance(table, Mapping) and key in table:
-            table = table[key]
-        else:
-            return default
-    return float(table) if isinstance(table, int | float) else default

@@ -40,6 +40,7 @@ from insarhub.processor.base import (
     ProcessingStatus,
 )
 from insarhub.processor.isce_config import ISCE_S1_Config
+from insarhub.processor.isce_dem import stitch_dem
 from insarhub.processor.isce_runfiles import (
     INPUT_SLC_DIR,
     Step,
@@ -71,6 +72,7 @@ __all__ = ["ISCE_S1_Config", "IsceS1Processor", "IsceStatus", "normalize_pairs"]
 log = logging.getLogger(__name__)
 
 JOB_FILE = "isce_job.yaml"
+LOCAL_CHECK_S = 1.0  # how often watch() reads the runner's local state
 SUPERSEDED_DIR = "isce_superseded"
 # what stackSentinel.py itself writes: removable without losing processing results
 GENERATION_ONLY = {"run_files", "configs", INPUT_SLC_DIR, STATE_DIRNAME, "SAFE_files.txt"}
@@ -174,8 +176,12 @@ class IsceS1Processor(BaseProcessor):
 
     def submit(self) -> IsceStatus:
         """Write the run files (unless current ones fit) and start the runner; idempotent."""
-        cfg = self.config
         pairs = self._require_pairs()
+        if self.config.dem is None and not self.config.dry_run:
+            find_stack_sentinel()  # no ISCE2 at all: say that first
+            dem = stitch_dem(self.config.bbox, Path(self.config.workdir).expanduser().absolute())
+            self.config = self.config.model_copy(update={"dem": dem})
+        cfg = self.config
         digest = cfg.processing_hash(pairs)
         plan = read_plan(self.paths)
         if plan is not None and plan.hash == digest and not cfg.dry_run:
@@ -228,11 +234,7 @@ class IsceS1Processor(BaseProcessor):
 
     def _check_dem(self) -> None:
         dem = self.config.dem
-        if dem is None:
-            raise ConfigError("dem: required to run topsStack; give an ISCE2 DEM (e.g. "
-                              "demLat_N37_N39_Lon_W114_W112.dem.wgs84 with its .xml, made by "
-                              "dem.py or sardem); dry_run=True writes the run files without one")
-        if not Path(dem).expanduser().exists():
+        if dem is not None and not Path(dem).expanduser().exists():
             raise ConfigError(f"dem={str(dem)!r}: file not found")
 
     def _generate(self, pairs: list[tuple[str, str]], slcs: dict[str, Path], digest: str,
@@ -358,11 +360,18 @@ class IsceS1Processor(BaseProcessor):
         return "\n".join(lines)
 
     def watch(self, refresh_interval: float = 60.0, timeout: float | None = None) -> IsceStatus:
-        """Block until every step has ended or the runner stopped; print the table at the end."""
+        """Block until every step has ended or the runner stopped; print the table at the end.
+
+        The runner's state is local and cheap to read, so it is checked every second and
+        `watch` returns as soon as the work ends; progress is logged every `refresh_interval`.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        next_log = time.monotonic()
         while True:
             status = self.snapshot()
-            log.info("%s", status.line())
+            if time.monotonic() >= next_log:
+                log.info("%s", status.line())
+                next_log = time.monotonic() + refresh_interval
             if status.finished:
                 settle_exiting_runner(self.paths)  # let a runner that is done record it
                 self.refresh()
@@ -373,8 +382,9 @@ class IsceS1Processor(BaseProcessor):
             if deadline is not None and time.monotonic() >= deadline:
                 raise IsceError(f"still running after {timeout:.0f} s ({status.line()}); call "
                                 "watch() again or refresh() later: the runner goes on")
-            wait = refresh_interval if deadline is None else min(refresh_interval,
-                                                                 deadline - time.monotonic())
+            wait = min(refresh_interval, LOCAL_CHECK_S)
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
             time.sleep(max(0.0, wait))
 
     # ---- control -----------------------------------------------------------------------------

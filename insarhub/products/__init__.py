@@ -7,6 +7,7 @@
 
 from insarhub.products.cog import cog_problems
 from insarhub.products.make import ProductSet, make_products
-from insarhub.products.publish import PublishResult, publish_s3
+from insarhub.products.publish import PublishResult, presigned_urls, publish_s3
 
-__all__ = ["ProductSet", "PublishResult", "cog_problems", "make_products", "publish_s3"]
+__all__ = ["ProductSet", "PublishResult", "cog_problems", "make_products", "presigned_urls",
+           "publish_s3"]

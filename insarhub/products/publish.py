@@ -39,6 +39,25 @@ class PublishResult:
     def urls(self) -> list[str]:
         return [f"s3://{self.bucket}/{key}" for key in self.uploaded + self.skipped]
 
+    def object_keys(self) -> list[str]:
+        """Every object key of the products (uploaded now or already there)."""
+        return self.uploaded + self.skipped
+
+
+def presigned_urls(bucket: str, keys: list[str], endpoint_url: str | None = None,
+                   expires_s: int = 7 * 24 * 3600, *, region_name: str | None = None,
+                   client: Any = None) -> dict[str, str]:
+    """HTTPS GET links to `keys` that work without credentials for `expires_s` seconds (at
+    most 7 days with SigV4), by key. Signing is local: no request is made."""
+    if not 1 <= int(expires_s) <= 7 * 24 * 3600:
+        raise ProductError(f"expires_s={expires_s} must be 1 s to 7 days (604800 s), the "
+                           "longest a presigned S3 URL lives")
+    s3 = client or _client(endpoint_url, region_name, signature_version="s3v4")
+    return {key: str(s3.generate_presigned_url("get_object",
+                                               Params={"Bucket": bucket, "Key": key},
+                                               ExpiresIn=int(expires_s)))
+            for key in keys}
+
 
 def publish_s3(
     out_dir: Path | str,
@@ -106,10 +125,14 @@ def _local_files(directory: Path) -> list[Path]:
     return files
 
 
-def _client(endpoint_url: str | None, region_name: str | None) -> Any:
+def _client(endpoint_url: str | None, region_name: str | None,
+            signature_version: str | None = None) -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region_name)
+    config = Config(signature_version=signature_version) if signature_version else None
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url,
+                                          region_name=region_name, config=config)
 
 
 def _check_bucket(s3: Any, bucket: str, where: str) -> None:

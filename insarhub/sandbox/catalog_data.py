@@ -305,6 +305,29 @@ def _round_point(point: tuple[float, float]) -> tuple[float, float]:
     return round(point[0], 6), round(point[1], 6)
 
 
+def state_vectors(platform: str, path: int, day: date, node_time: datetime,
+                  moments: Sequence[datetime]) -> tuple[tuple[Vector, ...], tuple[Vector, ...]]:
+    """ECEF positions and velocities of one pass (its orbital-tube offset included) at `moments`.
+
+    SLCs and their bursts share the pass, so asf_search's baselines agree between them.
+    """
+    geometry = path_geometry(path)
+    cross, radial = _tube_offset(platform, path, day)
+    positions: list[Vector] = []
+    velocities: list[Vector] = []
+    for moment in moments:
+        tau = (moment - node_time).total_seconds()
+        pos = sat_position(geometry.node_lon, tau)
+        vel = sat_velocity(geometry.node_lon, tau)
+        r_hat = pos / np.linalg.norm(pos)
+        c_hat = np.cross(pos, vel)
+        c_hat /= np.linalg.norm(c_hat)
+        pos = pos + cross * c_hat + radial * r_hat
+        positions.append(_round_vector(pos))
+        velocities.append(_round_vector(vel))
+    return tuple(positions), tuple(velocities)
+
+
 def make_scene(spec: StackSpec, day: date) -> GeneratedScene:
     """The SLC of stack `spec` acquired on `day`."""
     platform = platform_for(spec.path, day, spec.dense)
@@ -321,22 +344,10 @@ def make_scene(spec: StackSpec, day: date) -> GeneratedScene:
     start = node_time + timedelta(seconds=tau_start + (_hash("s", day, spec.frame) % 97) / 1e4)
     stop = node_time + timedelta(seconds=tau_stop + (_hash("e", day, spec.frame) % 97) / 1e4)
 
-    cross, radial = _tube_offset(platform, spec.path, day)
     center_time = start + (stop - start) / 2
     pre = center_time.replace(microsecond=0) - timedelta(seconds=5)
     sv_times = (pre, pre + timedelta(seconds=10))
-    positions: list[Vector] = []
-    velocities: list[Vector] = []
-    for moment in sv_times:
-        tau = (moment - node_time).total_seconds()
-        pos = sat_position(geometry.node_lon, tau)
-        vel = sat_velocity(geometry.node_lon, tau)
-        r_hat = pos / np.linalg.norm(pos)
-        c_hat = np.cross(pos, vel)
-        c_hat /= np.linalg.norm(c_hat)
-        pos = pos + cross * c_hat + radial * r_hat
-        positions.append(_round_vector(pos))
-        velocities.append(_round_vector(vel))
+    positions, velocities = state_vectors(platform, spec.path, day, node_time, sv_times)
 
     node_lon = geometry.node_lon
     corners = tuple(_round_point(ground_point(node_lon, tau, ground_range))

@@ -44,6 +44,7 @@ from insarhub.errors import SandboxError
 from insarhub.sandbox import earth_events
 from insarhub.sandbox import earth_format as fmt
 from insarhub.sandbox.earth_format import GeoGrid, Layer, PairGeometry, product_name
+from insarhub.sandbox.earth_multiburst import burst_anchor, clip_to_footprint
 from insarhub.sandbox.records import SceneRecord
 
 __all__ = ["DEFAULT_SITES", "WAVELENGTH", "SimulatedEarth", "make_scenes", "product_name",
@@ -179,6 +180,8 @@ class SimulatedEarth:
         if secondary.start < reference.start:
             reference, secondary = secondary, reference
         layers, grid, geometry = self._render_layers(job_type, reference, secondary, job_parameters, looks)
+        if job_type == fmt.ISCE_MULTI_BURST:  # data only where the bursts are
+            layers, grid = clip_to_footprint(layers, grid, reference, secondary)
         files: dict[str, bytes] = {}
         for suffix, layer in layers.items():
             files[f"{product_name}{suffix}"] = fmt.geotiff_bytes(layer.array, grid, nodata=layer.nodata,
@@ -241,6 +244,9 @@ class SimulatedEarth:
         for lon, lat in self.sites:
             if footprint.buffer(-0.02).contains(Point(lon, lat)):
                 return lon, lat
+        near = burst_anchor(scene, footprint, self.sites)  # bursts beside a site: their nearest part
+        if near is not None:
+            return near
         centroid = footprint.centroid
         return round(centroid.x, 1), round(centroid.y, 1)
 

@@ -23,9 +23,11 @@ gdal.UseExceptions()
 
 GAMMA = "INSAR_GAMMA"
 ISCE_BURST = "INSAR_ISCE_BURST"
-JOB_TYPES = (GAMMA, ISCE_BURST)
+ISCE_MULTI_BURST = "INSAR_ISCE_MULTI_BURST"
+JOB_TYPES = (GAMMA, ISCE_BURST, ISCE_MULTI_BURST)
 PIXEL_SPACING = {"20x4": 80, "10x2": 40, "5x1": 20}  # looks -> output resolution (m)
-LOOKS = {GAMMA: ("20x4", "10x2"), ISCE_BURST: ("20x4", "10x2", "5x1")}
+LOOKS = {GAMMA: ("20x4", "10x2"), ISCE_BURST: ("20x4", "10x2", "5x1"),
+         ISCE_MULTI_BURST: ("20x4", "10x2", "5x1")}
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed zip entry times: same pair, same bytes
 
 
@@ -58,13 +60,18 @@ def product_name(job_type: str, reference: SceneRecord, secondary: SceneRecord,
     """The real HyP3 product name of a pair.
 
     INSAR_GAMMA: `S1AA_20200102T133501_20200114T133501_VVP012_INT80_G_ueF_ABCD`;
-    INSAR_ISCE_BURST: `S1_372326_IW3_20200102_20200114_VV_INT80_ABCD`.
-    The last four hex digits come from the job id.
+    INSAR_ISCE_BURST: `S1_372326_IW3_20200102_20200114_VV_INT80_ABCD`;
+    INSAR_ISCE_MULTI_BURST: `S1_100_000000s1n00-213524s2n03-213525s3n03_IW_20200102_20200114_VV_INT80_ABCD`
+    (sides given as `earth_multiburst.group_record`s). The last four hex digits come from the job id.
     """
     looks = looks_of(job_type, job_parameters)
     pixel = PIXEL_SPACING[looks]
     pol = polarization_of(reference)
     suffix = _hex4(job_id)
+    if job_type == ISCE_MULTI_BURST:
+        from insarhub.sandbox import earth_multiburst
+
+        return earth_multiburst.product_name(reference, secondary, looks, suffix)
     if job_type == GAMMA:
         days = abs((secondary.start.date() - reference.start.date()).days)
         mask = "w" if job_parameters.get("apply_water_mask") else "u"
@@ -163,10 +170,9 @@ def parameter_text(job_type: str, reference: SceneRecord, secondary: SceneRecord
             "Speckle filter: no",
         ]
     else:
-        stop = reference.stop
         lines = [
-            f"Reference Granule: {reference.name}",
-            f"Secondary Granule: {secondary.name}",
+            f"Reference Granule: {', '.join(reference.name.split(','))}",
+            f"Secondary Granule: {', '.join(secondary.name.split(','))}",
             f"Reference Pass Direction: {reference.flight_direction}",
             f"Reference Orbit Number: {absolute_orbit(reference)}",
             f"Secondary Pass Direction: {secondary.flight_direction}",
@@ -190,6 +196,9 @@ def parameter_text(job_type: str, reference: SceneRecord, secondary: SceneRecord
             "Unwrapping type: snaphu_mcf",
             "Speckle filter: yes",
             f"Water mask: {'yes' if water_mask else 'no'}",
+        ]
+    if job_type == ISCE_BURST:  # multi-burst products have no radar-grid lines
+        lines += [
             f"Radar n lines: {g.length}",
             f"Radar n samples: {g.width}",
             "Radar first valid line: 0",
@@ -198,7 +207,7 @@ def parameter_text(job_type: str, reference: SceneRecord, secondary: SceneRecord
             f"Radar n valid samples: {g.width}",
             f"Multilook azimuth time interval: {0.002055556 * int(azimuth_looks)!r}",
             f"Multilook range pixel size: {2.329562 * int(range_looks)!r}",
-            f"Radar sensing stop: {stop:%Y-%m-%dT%H:%M:%S.%f}",
+            f"Radar sensing stop: {reference.stop:%Y-%m-%dT%H:%M:%S.%f}",
         ]
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,7 @@ Product files, fault group "files" (Range support; 404 NoSuchKey once expired, l
 Admin (never faulted):
   GET|POST /_sandbox/hyp3       settings: {"fail_rate": 0..1, "fail_pairs": [[ref, sec], ...],
                                 "job_seconds": s, "page_size": n, "lost_response_rate": 0..1,
+                                "stall_after_jobs": n (POST /jobs held, then 503, at n jobs),
                                 "user_id": scope them to one user, "reset": true,
                                 "credits": {user_id: n}}
   GET /_sandbox/truth/{stack_key}/          the truth files of a stack (JSON list)
@@ -18,7 +19,9 @@ Users: every distinct bearer token is its own user (a real Earthdata JWT maps to
 `SANDBOX_TOKEN` is the demo user `insarhub_sandbox`. Without a token: 401 in HyP3's problem
 format. Times: the API shows wall-clock times; moving the sandbox clock forward ages jobs by as
 much (so hyp3_sdk's own `Job.expired()` agrees with the server). See hyp3_jobs for the life cycle
-and hyp3_validate for what is refused.
+and hyp3_validate for what is refused. Job types: INSAR_GAMMA, INSAR_ISCE_BURST and
+INSAR_ISCE_MULTI_BURST (`hyp3_multiburst`; its products' truth is under the stack key of the
+burst set, e.g. `/_sandbox/truth/100_000000s1n00-213494s2n02-213494s3n02/`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import random
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,6 +101,9 @@ def user_id_for(token: str) -> str:
     return "user_" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+STALL_MAX_S = 300.0  # the longest a stalled POST /jobs is held
+
+
 @dataclass
 class Settings:
     """What admins switch at run time; `per_user` overrides the global values."""
@@ -106,9 +113,11 @@ class Settings:
     job_seconds: float | None = None  # None: SandboxOptions.job_seconds
     page_size: int = DEFAULT_PAGE_SIZE
     lost_response_rate: float = 0.0  # POST /jobs stored, but the answer is a 502
+    stall_after_jobs: int | None = None  # a HyP3 that stops answering POST /jobs at N jobs
     per_user: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    FIELDS = ("fail_rate", "fail_pairs", "job_seconds", "page_size", "lost_response_rate")
+    FIELDS = ("fail_rate", "fail_pairs", "job_seconds", "page_size", "lost_response_rate",
+              "stall_after_jobs")
 
     def get(self, name: str, user_id: str) -> Any:
         return self.per_user.get(user_id, {}).get(name, getattr(self, name))
@@ -138,6 +147,11 @@ class Settings:
         if name == "job_seconds":
             if value is not None and (not isinstance(value, int | float) or value < 0):
                 raise Hyp3ApiError(400, f"job_seconds: {value!r} must be a number >= 0 (or null)")
+            return value
+        if name == "stall_after_jobs":
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise Hyp3ApiError(400, f"stall_after_jobs: {value!r} must be an integer >= 0 "
+                                        "(or null)")
             return value
         if not isinstance(value, int) or not 1 <= value <= 10_000:
             raise Hyp3ApiError(400, f"page_size: {value!r} must be an integer from 1 to 10000")
@@ -184,8 +198,8 @@ class Hyp3Service:
             ("HEAD", f"/{BUCKET}/(?P<job_id>[^/]+)/(?P<filename>[^/]+)", self.get_file, "files"),
             ("GET", "/_sandbox/hyp3", self.get_settings, "admin"),
             ("POST", "/_sandbox/hyp3", self.post_settings, "admin"),
-            ("GET", "/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_]+)/?", self.list_truth, "admin"),
-            ("GET", "/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_]+)/(?P<filename>[^/]+)",
+            ("GET", r"/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_\-]+)/?", self.list_truth, "admin"),
+            ("GET", r"/_sandbox/truth/(?P<stack_key>[A-Za-z0-9_\-]+)/(?P<filename>[^/]+)",
              self.get_truth, "admin"),
         ]
         for method, pattern, handler, group in routes:
@@ -308,6 +322,7 @@ class Hyp3Service:
     def post_jobs(self, request: Request) -> Response:
         user_id = self._authenticate(request)
         body = self._body(request)
+        self._stall(user_id, body)
         now, wall = self._now()
         new_jobs, validate_only = validate_jobs(body, self.catalog.lookup, now)
         with self.store.lock:
@@ -330,6 +345,25 @@ class Hyp3Service:
         if not validate_only and self._roll(self.settings.get("lost_response_rate", user_id)):
             return problem(502, "sandbox fault injected: the jobs were stored but the answer was lost")
         return json_response(payload)
+
+    def _stall(self, user_id: str, body: Any) -> None:
+        """Fault `stall_after_jobs`: a POST that would store jobs beyond N is held (until the
+        setting is cleared, at most STALL_MAX_S) and then answered 503 without storing
+        anything, as a HyP3 that stopped answering."""
+        if isinstance(body, dict) and body.get("validate_only"):
+            return
+        deadline = time.monotonic() + STALL_MAX_S
+        stalled = False
+        while time.monotonic() < deadline:
+            limit = self.settings.get("stall_after_jobs", user_id)
+            with self.store.lock:
+                stored = sum(1 for job in self.store.jobs.values() if job.user_id == user_id)
+            if limit is None or stored < limit:
+                break
+            stalled = True
+            time.sleep(0.05)
+        if stalled:
+            raise Hyp3ApiError(503, "sandbox fault injected: HyP3 did not answer in time")
 
     def _roll(self, rate: float) -> bool:
         with self._random_lock:

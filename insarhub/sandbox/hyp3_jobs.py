@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from insarhub.sandbox.clock import parse_time
+from insarhub.sandbox.hyp3_multiburst import job_granules
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 STATUS_CODES = (PENDING, RUNNING, SUCCEEDED, FAILED)
@@ -96,7 +97,8 @@ class Job:
 
     @property
     def granules(self) -> list[str]:
-        return list(self.job_parameters.get("granules", []))
+        """Every granule of the job: `granules`, or the multi-burst `reference` + `secondary`."""
+        return job_granules(self.job_parameters)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from insarhub.sandbox import earth_events
+from insarhub.sandbox.earth_multiburst import SEPARATOR, group_record
 from insarhub.sandbox.hyp3_jobs import Job, Product
+from insarhub.sandbox.hyp3_multiburst import MULTI_BURST, check_contiguous
 from insarhub.sandbox.records import SceneRecord
 
 log = logging.getLogger(__name__)
@@ -102,10 +104,7 @@ class ProductRenderer:
 
     def _run(self, job: Job) -> None:
         try:
-            reference, secondary = (self.lookup(g) for g in job.granules)
-            if reference is None or secondary is None:
-                raise LookupError("the sandbox catalog has no metadata for these granules, so "
-                                  "the simulated Earth cannot process them")
+            reference, secondary = self._sides(job)
             out_dir = self.job_dir(job.job_id)
             out_dir.mkdir(parents=True, exist_ok=True)
             product = render_product(self._simulated_earth(), job, reference, secondary, out_dir)
@@ -118,6 +117,32 @@ class ProductRenderer:
         except Exception:  # the product stands; the truth is the sandbox's own bookkeeping
             log.exception("sandbox truth for stack %s could not be written", reference.stack_key)
         self.on_done(job.job_id, product, None)
+
+    def _sides(self, job: Job) -> tuple[SceneRecord, SceneRecord]:
+        """The pair's two scenes; a multi-burst side is its bursts as one group record."""
+        if job.job_type == MULTI_BURST:
+            sides = []
+            for key in ("reference", "secondary"):
+                records = [self.lookup(g) for g in job.job_parameters[key]]
+                found = [r for r in records if r is not None]
+                if len(found) != len(records):
+                    raise LookupError("the sandbox catalog has no metadata for some of these bursts")
+                check_contiguous(found)  # burst2safe's refusal, at processing time
+                sides.append(group_record(found))
+            return sides[0], sides[1]
+        reference, secondary = (self.lookup(g) for g in job.granules)
+        if reference is None or secondary is None:
+            raise LookupError("the sandbox catalog has no metadata for these granules, so "
+                              "the simulated Earth cannot process them")
+        return reference, secondary
+
+    def _lookup_scene(self, name: str) -> SceneRecord | None:
+        """A catalog scene, or a multi-burst group (its burst names joined by commas)."""
+        if SEPARATOR not in name:
+            return self.lookup(name)
+        records = [self.lookup(n) for n in name.split(SEPARATOR)]
+        found = [r for r in records if r is not None]
+        return group_record(found) if found and len(found) == len(records) else None
 
     def _add_truth(self, reference: SceneRecord, secondary: SceneRecord, looks: str) -> None:
         """Write the stack's truth again when a product brings new acquisition dates."""
@@ -149,5 +174,5 @@ class ProductRenderer:
         listing = self.truth_dir / key / "scenes.txt"
         if not listing.is_file():
             return {}
-        records = (self.lookup(name) for name in listing.read_text().split())
+        records = (self._lookup_scene(name) for name in listing.read_text().split())
         return {r.name: r for r in records if r is not None}

@@ -8,7 +8,8 @@ Two passes, in the real API's order:
    byte for byte into `insarhub/sandbox/data/hyp3_<JOB_TYPE>.yml` (ASFHyP3/hyp3 @ 0973e6d73ad9,
    BSD-3): granule patterns and lengths, `looks` enums, types, no unknown parameters;
 2. granules (hyp3_api/validation.py): every granule must exist ("Some requested scenes could not
-   be found: ..."), burst pairs must share burst ID and polarization (`check_single_burst_pair`).
+   be found: ..."), burst pairs must share burst ID and polarization (`check_single_burst_pair`),
+   multi-burst pairs pass the INSAR_ISCE_MULTI_BURST validators (`hyp3_multiburst`).
    The sandbox adds one rule of its own: the two INSAR_GAMMA scenes must come from the same
    stack (same relative orbit; same path and frame for catalog scenes), because the sandbox
    simulates one Earth per stack.
@@ -34,10 +35,12 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
 from insarhub.errors import SandboxError
+from insarhub.sandbox import hyp3_multiburst
+from insarhub.sandbox.hyp3_multiburst import MULTI_BURST, job_granules
 from insarhub.sandbox.records import SceneRecord
 
 DATA_DIR = Path(__file__).parent / "data"
-JOB_TYPES = ("INSAR_GAMMA", "INSAR_ISCE_BURST")
+JOB_TYPES = ("INSAR_GAMMA", "INSAR_ISCE_BURST", "INSAR_ISCE_MULTI_BURST")
 MAX_JOBS = 200  # openapi-spec list_of_new_jobs maxItems
 MAX_PATCH_JOBS = 100  # hyp3_api/handlers.py patch_jobs
 NAME_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100}
@@ -126,7 +129,7 @@ class NewJob:
 
     @property
     def granules(self) -> list[str]:
-        return list(self.job_parameters["granules"])
+        return job_granules(self.job_parameters)
 
 
 # -- pass 1: the request body and each job against the schemas ---------------------------------
@@ -265,18 +268,25 @@ def validate_jobs(body: Any, lookup: Lookup, now: datetime) -> tuple[list[NewJob
     """`POST /jobs` validation: (validated jobs, validate_only), or Hyp3ApiError(400)."""
     raw_jobs, validate_only = parse_post_body(body)
     checked = [check_job_schema(job, i) for i, job in enumerate(raw_jobs)]
-    records = find_records([g for job in checked for g in job["job_parameters"]["granules"]], lookup, now)
+    records = find_records([g for job in checked for g in job_granules(job["job_parameters"])],
+                           lookup, now)
     new_jobs = []
     for job in checked:
         params = job["job_parameters"]
-        granule1, granule2 = params["granules"]
-        if granule1 == granule2:
-            raise Hyp3ApiError(400, f"The two granules of a pair must differ; got {granule1} twice")
-        pair_records = [records[granule1], records[granule2]]
-        if job["job_type"] == "INSAR_ISCE_BURST":
-            check_single_burst_pair(granule1, granule2)
+        job_records = [records[g] for g in job_granules(params)]
+        if job["job_type"] == MULTI_BURST:
+            try:
+                hyp3_multiburst.validate(params, job_records)
+            except hyp3_multiburst.MultiBurstError as exc:
+                raise Hyp3ApiError(400, str(exc)) from exc
         else:
-            check_same_stack(granule1, granule2, pair_records)
+            granule1, granule2 = params["granules"]
+            if granule1 == granule2:
+                raise Hyp3ApiError(400, f"The two granules of a pair must differ; got {granule1} twice")
+            if job["job_type"] == "INSAR_ISCE_BURST":
+                check_single_burst_pair(granule1, granule2)
+            else:
+                check_same_stack(granule1, granule2, job_records)
         cost = job_specs()[job["job_type"]].credit_cost(params)
-        new_jobs.append(NewJob(job["job_type"], params, cost, job.get("name"), pair_records))
+        new_jobs.append(NewJob(job["job_type"], params, cost, job.get("name"), job_records))
     return new_jobs, validate_only

@@ -3,9 +3,9 @@ summarise, draw, save and download them.
 
     s1 = Downloader.create('S1_SLC', intersectsWith=[-113.05, 37.74, -112.68, 38.00])
     s1.search(); s1.summary(); s1.footprint(save_path='footprints.png')
-    s1.filter(path_frame=(100, 466), start='2020-01-01', end='2020-12-31')
-    s1.download(workdir='work')         # work/p100_f466/slc/*.zip, verified
-    s1.reset()
+    stacks = s1.filter(path_frame=(100, 466), start='2020-01-01', end='2020-12-31')
+    s1.download()                       # ./p100_f466/slc/*.zip (or workdir=...), verified
+    s1.reset()                          # the whole search again
 
 Extra keyword arguments are asf_search keywords (start, end, relativeOrbit, frame,
 flightDirection, ...). The catalog is ASF's, or `INSARHUB_ASF_URL` (e.g. the sandbox).
@@ -21,14 +21,23 @@ from typing import Any, ClassVar
 
 import asf_search
 import pandas as pd
+import shapely
 from asf_search import ASFProduct
 from matplotlib.figure import Figure
+from shapely.geometry import shape
 
 from insarhub import settings
 from insarhub.aoi import load_aoi
 from insarhub.errors import ConfigError, SearchError, StackError
 from insarhub.search import filters, persist
 from insarhub.search.asf import search_options
+from insarhub.search.multiburst import (
+    MultiBurstGroups,
+    complete_dates,
+    group_bursts,
+    is_multi_key,
+    stack_cells,
+)
 from insarhub.search.stacks import (
     StackKey,
     Stacks,
@@ -97,7 +106,7 @@ class Downloader:
             where = settings.asf_url() or f"https://{settings.ASF_DEFAULT_HOST}"
             raise SearchError(f"catalog search at {where} failed ({type(exc).__name__}: "
                               f"{settings.redact(str(exc))[:300]})") from None
-        self.results = group_products(results)
+        self.results = self.group(results)
         self._stacks = dict(self.results)
         self.searched_at = datetime.now(UTC)
         if not self.results and not allow_empty:
@@ -105,6 +114,10 @@ class Downloader:
                               "dates or the AOI, or check INSARHUB_ASF_URL")
         print(self._found_line())
         return self.stacks
+
+    def group(self, products: Iterable[ASFProduct]) -> Stacks:
+        """Search results grouped into stacks (SLCs: by (path, frame))."""
+        return group_products(products)
 
     def _query_text(self) -> str:
         parts = [f"{k}={v!r}" for k, v in self.keywords.items() if k not in self.defaults]
@@ -118,7 +131,8 @@ class Downloader:
         if stacks:
             biggest = max(stacks, key=lambda k: len(stacks[k]))
             line += (f"\nPick stacks with .filter(path_frame={describe(biggest)}) "
-                     "(see .summary() for all of them)")
+                     "(see .summary() or .footprint() for all of them); .download() with no "
+                     f"workdir makes one subfolder per stack under {self._workdir(None)}")
         return line
 
     @property
@@ -135,8 +149,12 @@ class Downloader:
                season: Any = None, polarization: Any = None, flight_direction: str | None = None,
                min_aoi_coverage: float | None = None, latest_n: int | None = None,
                platform: Any = None, min_scenes: int | None = None,
-               exclude: Iterable[Any] | None = None) -> Downloader:
-        """Narrow the current stacks (chainable; `.reset()` restores the search)."""
+               exclude: Iterable[Any] | None = None) -> Stacks:
+        """Narrow the current stacks and return them, as `search()` does.
+
+        Filters apply to the current stacks, so calling `filter` again narrows further;
+        `.reset()` restores the whole search.
+        """
         self._require_results()
         stacks = self.stacks
         if path_frame is not None:
@@ -158,40 +176,53 @@ class Downloader:
             stacks = filters.by_coverage(stacks, self.aoi, min_aoi_coverage)
         if latest_n is not None:
             stacks = filters.latest(stacks, latest_n)
+        stacks = self._whole_dates(stacks)
         if min_scenes is not None:
             stacks = filters.min_scenes(stacks, min_scenes)
         self._stacks = stacks
         print(self._found_line().splitlines()[0].replace("Found", "Kept"))
-        return self
+        return self.stacks
 
-    def reset(self) -> Downloader:
-        """Back to the full search results."""
+    def _whole_dates(self, stacks: Stacks) -> Stacks:
+        """After a filter: what a stack still holds is processable (multi-burst: whole dates)."""
+        return stacks
+
+    def reset(self) -> Stacks:
+        """Back to the full search results (returned, as `search()` returns them)."""
         self._require_results()
         self._stacks = dict(self.results)
         print(self._found_line().splitlines()[0].replace("Found", "Back to"))
-        return self
+        return self.stacks
 
     # -- look ------------------------------------------------------------------------------------
     def summary(self, show: bool = True) -> pd.DataFrame:
-        """The stack table (direction, path, frame, count, first and last date), printed."""
+        """The stack table (direction, path, frame or bursts, dates, first and last date),
+        printed."""
         self._require_results()
-        rows = []
-        for key, products in self._stacks.items():
-            props = products[0].properties
-            rows.append({
-                "flight_direction": str(props.get("flightDirection") or "").upper(),
-                "path": int(props["pathNumber"]),
-                "frame": None if isinstance(key, str) else key[1],
-                "stack": stack_dirname(key),
-                "count": len(products),
-                "first": str(products[0].properties["startTime"])[:10],
-                "last": str(products[-1].properties["startTime"])[:10],
-            })
-        table = pd.DataFrame(rows, columns=["flight_direction", "path", "frame", "stack", "count",
-                                            "first", "last"])
+        rows = [self._summary_row(key, products) for key, products in self._stacks.items()]
+        table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
         if show:
             print(format_summary(table))
         return table
+
+    def _summary_row(self, key: StackKey, products: Sequence[ASFProduct]) -> dict[str, Any]:
+        props = products[0].properties
+        days = sorted({str(p.properties["startTime"])[:10] for p in products})
+        footprint = shapely.unary_union([shape(p.geometry) for p in products
+                                         if p.geometry and p.geometry.get("coordinates")])
+        return {
+            "flight_direction": str(props.get("flightDirection") or "").upper(),
+            "path": int(props["pathNumber"]),
+            "frame": None if isinstance(key, str) else key[1],
+            "stack": stack_dirname(key),
+            "count": len(products),
+            "dates": len(days),
+            "bursts": None, "swaths": None, "left_out": 0,
+            "first": days[0],
+            "last": days[-1],
+            "footprint": [round(v, 3) for v in footprint.bounds] if not footprint.is_empty
+            else None,
+        }
 
     def footprint(self, save_path: str | Path | None = None) -> Figure:
         """Map of each stack's footprint with the AOI and scene counts; `save_path` writes a PNG."""
@@ -233,10 +264,9 @@ class Downloader:
         return self
 
     def _workdir(self, workdir: str | Path | None) -> Path:
+        """`workdir`, else the downloader's, else the current directory (as the seed does)."""
         root = Path(workdir) if workdir is not None else self.workdir
-        if root is None:
-            raise ConfigError("no workdir: pass workdir= here or to Downloader.create(...)")
-        return root
+        return root if root is not None else Path.cwd()
 
     # -- download --------------------------------------------------------------------------------
     def download(self, scenes: Iterable[Any] | None = None, workdir: str | Path | None = None,
@@ -306,6 +336,10 @@ def file_spec(product: ASFProduct, folder: Path) -> FileSpec:
                     md5=str(md5) if md5 and str(md5) not in ("NA", "None") else None)
 
 
+SUMMARY_COLUMNS = ["flight_direction", "path", "frame", "stack", "count", "dates", "bursts",
+                   "swaths", "left_out", "first", "last", "footprint"]
+
+
 def format_summary(table: pd.DataFrame) -> str:
     """The stack table as printed by `summary()`: one block per flight direction."""
     if table.empty:
@@ -315,15 +349,28 @@ def format_summary(table: pd.DataFrame) -> str:
     for direction, block in table.groupby("flight_direction", sort=True):
         lines.append(f"{direction}:")
         if bursts:
-            lines.append(f"  {'burst ID':<16} {'count':>6}   first      -> last")
+            lines.append(f"  {'stack':<26} {'bursts':>6} {'swaths':>7} {'dates':>6} "
+                         f"{'left out':>8}   first      -> last        footprint")
         else:
             lines.append(f"  {'path':>5} {'frame':>6} {'count':>6}   first      -> last")
         for row in block.itertuples():
-            label = f"{row.stack:<16}" if bursts else f"{row.path:>5} {int(row.frame):>6}"
-            lines.append(f"  {label} {row.count:>6}   {row.first} -> {row.last}")
-    noun = "bursts" if bursts else "scenes"
-    lines.append(f"{int(table['count'].sum())} {noun} in {len(table)} stacks")
+            if bursts:
+                lines.append(f"  {row.stack:<26} {_dash(row.bursts):>6} {_dash(row.swaths):>7} "
+                             f"{row.dates:>6} {row.left_out:>8}   {row.first} -> {row.last}  "
+                             f"{row.footprint}")
+            else:
+                lines.append(f"  {row.path:>5} {int(row.frame):>6} {row.count:>6}   "
+                             f"{row.first} -> {row.last}")
+    if bursts:
+        lines.append(f"{int(table['count'].sum())} bursts on {int(table['dates'].sum())} "
+                     f"stack dates in {len(table)} stacks")
+    else:
+        lines.append(f"{int(table['count'].sum())} scenes in {len(table)} stacks")
     return "\n".join(lines)
+
+
+def _dash(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 class S1SLCDownloader(Downloader):
@@ -338,13 +385,64 @@ class S1SLCDownloader(Downloader):
 
 
 class S1BurstDownloader(Downloader):
-    """Sentinel-1 IW bursts (SLC-BURST), stacks by full burst ID."""
+    """Sentinel-1 IW bursts (SLC-BURST), grouped per relative orbit into multi-burst stacks.
+
+    The bursts over the AOI of each relative orbit form one stack (at most 15 burst-swaths,
+    contiguous, as HyP3's INSAR_ISCE_MULTI_BURST takes them; more are split and said), keyed
+    like "p100_IW1-3_213524-213530"; a date missing a burst of the set is left out and
+    reported (`left_out`). See `insarhub.search.multiburst`.
+    """
 
     defaults: ClassVar[dict[str, Any]] = {
         "dataset": "SLC-BURST", "processingLevel": "BURST", "polarization": ["VV"],
     }
     product_label = "bursts"
     data_folder = "bursts"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.grouping = MultiBurstGroups()
+
+    @property
+    def left_out(self) -> dict[str, dict[str, list[str]]]:
+        """Per stack, the dates left out and the bursts of the set each one lacks."""
+        return {k: dict(v) for k, v in self.grouping.left_out.items() if v}
+
+    def group(self, products: Iterable[ASFProduct]) -> Stacks:
+        self.grouping = group_bursts(products)
+        if self.grouping.text():
+            print(self.grouping.text())
+        stacks: Stacks = {k: v for k, v in self.grouping.stacks.items()}
+        return {k: stacks[k] for k in sorted(stacks, key=lambda k: _burst_order(k, stacks[k]))}
+
+    def _whole_dates(self, stacks: Stacks) -> Stacks:
+        out: Stacks = {}
+        for key, products in stacks.items():
+            if not isinstance(key, str) or not is_multi_key(key):
+                out[key] = products
+                continue
+            kept, missing = complete_dates(key, products)
+            if missing:
+                print(f"{key}: {len(missing)} date(s) no longer hold every burst of the set "
+                      f"and are left out: {', '.join(list(missing)[:5])}")
+                self.grouping.left_out.setdefault(key, {}).update(missing)
+            if kept:
+                out[key] = kept
+        return out
+
+    def _summary_row(self, key: StackKey, products: Sequence[ASFProduct]) -> dict[str, Any]:
+        row = super()._summary_row(key, products)
+        if isinstance(key, str) and is_multi_key(key):
+            cells = stack_cells(products)
+            swaths = sorted({s for _, s in cells})
+            row.update(bursts=len(cells), swaths=",".join(f"IW{s}" for s in swaths),
+                       left_out=len(self.grouping.left_out.get(key, {})))
+        return row
+
+
+def _burst_order(key: StackKey, products: Sequence[ASFProduct]) -> tuple[int, str]:
+    direction = str(products[0].properties.get("flightDirection") or "")
+    return (0 if direction.upper().startswith("A") else 1, str(key))
 
 
 def stacks_of(products: Sequence[ASFProduct]) -> Stacks:

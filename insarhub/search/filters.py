@@ -63,8 +63,19 @@ def stack_keys(value: Any, available: Iterable[StackKey]) -> list[StackKey]:
     return keys
 
 
+def _burst_ids_to_stacks(value: Any, stacks: Stacks) -> Any:
+    """A full burst ID ("174_372326_IW3") names the multi-burst stack that holds it."""
+    holder = {str(p.properties["burst"]["fullBurstID"]): key for key, products in stacks.items()
+              if isinstance(key, str) for p in products if isinstance(p.properties.get("burst"), dict)}
+    if isinstance(value, str):
+        return holder.get(value, value) if value not in stacks else value
+    if isinstance(value, list):
+        return [holder.get(v, v) if isinstance(v, str) and v not in stacks else v for v in value]
+    return value
+
+
 def by_stacks(stacks: Stacks, path_frame: Any) -> Stacks:
-    keys = stack_keys(path_frame, stacks)
+    keys = stack_keys(_burst_ids_to_stacks(path_frame, stacks), stacks)
     return {k: list(stacks[k]) for k in stacks if k in keys}
 
 
@@ -123,17 +134,23 @@ def by_coverage(stacks: Stacks, aoi: BaseGeometry | None, percent: float) -> Sta
 
 
 def latest(stacks: Stacks, n: int) -> Stacks:
-    """The last `n` scenes of each stack."""
+    """The last `n` dates of each stack (a multi-burst date keeps all its bursts)."""
     if not isinstance(n, int) or n < 1:
         raise ConfigError(f"latest_n={n!r}: give a positive integer")
-    return {k: list(v[-n:]) for k, v in stacks.items() if v}
+    out: Stacks = {}
+    for key, products in stacks.items():
+        days = sorted({acquisition_date(p) for p in products})[-n:]
+        kept = [p for p in products if acquisition_date(p) >= days[0]] if days else []
+        if kept:
+            out[key] = kept
+    return out
 
 
 def min_scenes(stacks: Stacks, n: int) -> Stacks:
-    """Only stacks with at least `n` scenes."""
+    """Only stacks with at least `n` dates."""
     if not isinstance(n, int) or n < 1:
         raise ConfigError(f"min_scenes={n!r}: give a positive integer")
-    return {k: v for k, v in stacks.items() if len(v) >= n}
+    return {k: v for k, v in stacks.items() if len({acquisition_date(p) for p in v}) >= n}
 
 
 def exclude(stacks: Stacks, items: Iterable[Any]) -> Stacks:

@@ -18,6 +18,7 @@ from asf_search import ASFProduct, ASFSession
 from asf_search.search.search_generator import as_ASFProduct
 
 from insarhub.errors import SearchError, StackError
+from insarhub.search.multiburst import is_multi_key
 from insarhub.search.stacks import StackKey, Stacks, group_products, parse_stack, stack_dirname
 
 SCENES_FILE = "scenes.json"
@@ -97,8 +98,15 @@ def load_stacks(workdir: Path | str, stacks: Iterable[str | Sequence[int]] | Non
         if missing:
             known = ", ".join(d.name for d in stack_dirs(workdir)) or "none"
             raise StackError(f"no saved stack {', '.join(missing)} under {workdir}; saved: {known}")
-    products = [p for d in dirs for p in load_stack(d, session)]
-    return group_products(products)
+    out: Stacks = {}
+    singles = []
+    for folder in dirs:
+        products = load_stack(folder, session)
+        if is_multi_key(folder.name):  # a multi-burst stack keeps its folder's key
+            out[folder.name] = products
+        else:
+            singles += products
+    return {**group_products(singles), **out}
 
 
 def read_search(workdir: Path | str) -> dict[str, Any] | None:

@@ -38,7 +38,9 @@ def footprint_figure(stacks: Mapping[StackKey, Sequence[ASFProduct]],
             xs, ys = polygon.exterior.xy
             axes.plot(xs, ys, color=color, linewidth=1.0, alpha=0.8)
         point = union.representative_point()
-        axes.annotate(f"{stack_dirname(key)}\n{len(products)}", (point.x, point.y), fontsize=7,
+        days = len({str(p.properties.get("startTime"))[:10] for p in products})
+        count = f"{days} dates" if days != len(products) else f"{len(products)}"
+        axes.annotate(f"{stack_dirname(key)}\n{count}", (point.x, point.y), fontsize=7,
                       ha="center", color=color)
     if aoi is not None:
         for polygon in _outlines(aoi):

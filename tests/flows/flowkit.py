@@ -67,6 +67,21 @@ def artifact_keys() -> set[str]:
         return {a.key for a in client.read_artifacts() if a.key}
 
 
+def artifacts_of_run(flow_run_id: Any) -> dict[str, Any]:
+    """The newest artifact of each key created on one flow run, by key."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    out: dict[str, Any] = {}
+    for artifact in sorted(found, key=lambda a: a.created or 0):
+        if artifact.key:
+            out[artifact.key] = artifact
+    return out
+
+
 def all_artifact_data() -> list[Any]:
     """The content of every artifact on the server (tables, markdown, links)."""
     from prefect.client.orchestration import get_client

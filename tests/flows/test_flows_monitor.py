@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from flowkit import AOI, SandboxUser
+from flowkit import AOI, SandboxUser, artifacts_of_run
 from prefect.settings import PREFECT_API_URL
 
 from flows.monitor import ANOMALY_EVENT, aoi_slot, monitor_aoi
@@ -77,7 +78,8 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert len(jobs_1) == len(pairs_1)
 
     flow_sandbox.admin.advance(12)  # the next acquisition (2020-02-19) appears
-    second = monitor_aoi(str(path))
+    state = monitor_aoi(str(path), return_state=True)
+    second = state.result()
     assert second["status"] == "updated"
     assert [acquisition_date(n).isoformat() for n in second["new_dates"]] == ["2020-02-19"]
     pairs_2 = ledger_pairs(folder)
@@ -95,6 +97,21 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     # 5 dates: too few to know each pixel's noise, so no alert and no event
     assert second["anomaly"]["anomalous"] is False and "needed" in second["anomaly"]["reason"]
     assert anomaly_events("utah-two-cycles", timeout=3.0) == []
+
+    # the summary on the run: the verdict first, new dates as a count, the check's result
+    on_run = artifacts_of_run(state.state_details.flow_run_id)
+    summary = on_run["utah-two-cycles-monitoring"].data
+    first_line = summary.splitlines()[0]
+    assert first_line.startswith("# utah-two-cycles: No verdict yet")
+    assert "1 new date (2020-02-19)" in summary
+    assert f"| residual_mm | {second['anomaly']['residual_mm']} |" in summary
+    assert "S1A_IW_SLC" not in summary  # no wall of granule names
+    # the published products: presigned links a browser opens without credentials
+    page = on_run["utah-two-cycles-p100-f466-published"].data
+    links = re.findall(r"\]\((http[^)]+)\)", page)
+    assert any("velocity.png" in u and "X-Amz-Signature=" in u for u in links)
+    for url in links:
+        assert requests.get(url, timeout=30).status_code == 200, url
 
     third = monitor_aoi(str(path))  # nothing new: nothing submitted, nothing recomputed
     assert third["status"] == "up to date"
@@ -148,3 +165,29 @@ def test_an_injected_event_raises_one_alert_near_it_and_none_without(
             "significance", "status"} <= set(payload)
     assert payload["status"] == "confirmed"
     assert anomaly_events("utah-quiet", timeout=3.0) == []
+
+
+def test_a_custom_run_takes_overrides_and_its_own_aoi_tag(
+        sandbox_user: SandboxUser, tmp_path: Path) -> None:
+    """A run of one AOI's deployment with another config and overrides: the run carries that
+    config's AOI tag, and the overrides (dates, network, threshold) are what it used."""
+    from prefect import tags
+    from prefect.client.orchestration import get_client
+
+    path = write_config(tmp_path, "utah-window")
+    with tags("insarhub", "aoi:utah-p100-f466"):  # as the seed AOI's deployment tags it
+        state = monitor_aoi(str(path), start="2020-01-10", end="2020-02-01", threshold_mm=7.5,
+                            network={"max_degree": 1, "min_degree": 1}, return_state=True)
+    result = state.result()
+    assert result["scenes"] == 2  # 2020-01-14 and 2020-01-26 only
+    assert result["pairs_submitted"] == 1 and len(sandbox_user.jobs()) == 1
+    assert result["status"] == "too few dates"
+    assert result["overrides"]["threshold_mm"] == "7.5"
+    assert result["overrides"]["network"]["max_degree"] == 1
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert "aoi:utah-window" in run.tags and "aoi:utah-p100-f466" not in run.tags
+    assert "insarhub" in run.tags
+    summary = artifacts_of_run(run.id)["utah-window-monitoring"].data
+    assert summary.splitlines()[0].startswith("# utah-window: Too few dates")
+    assert "threshold_mm=7.5" in summary

@@ -10,7 +10,14 @@ import h5py
 import numpy as np
 import pytest
 import rasterio
-from flowkit import AOI, SandboxUser, all_artifact_data, artifact_keys, task_runs_of
+from flowkit import (
+    AOI,
+    SandboxUser,
+    all_artifact_data,
+    artifact_keys,
+    artifacts_of_run,
+    task_runs_of,
+)
 
 from flows.pipeline import insar_pipeline
 from insarhub import Downloader
@@ -63,11 +70,29 @@ def test_full_pipeline(sandbox_user: SandboxUser, tmp_path: Path) -> None:
     with rasterio.open(products["displacement.tif"]) as cog:
         assert cog.count == 4
 
-    # what the Prefect UI shows
+    # what the Prefect UI shows, keyed by AOI (the workdir's name here) and stack
     keys = artifact_keys()
-    for key in ("stack-summary", "pair-network", "hyp3-progress", "hyp3-jobs",
-                "velocity-p100-f466", "products-p100-f466", "pipeline-summary"):
+    for key in ("work-stack-summary", "work-pair-network", "work-hyp3-progress",
+                "work-hyp3-jobs", "work-p100-f466-products", "work-summary"):
         assert key in keys, key
+    # the job table and the progress sit on the pipeline run, written after the downloads
+    run_id = state.state_details.flow_run_id
+    on_run = artifacts_of_run(run_id)
+    jobs_table = json.loads(on_run["work-hyp3-jobs"].data)
+    assert len(jobs_table) == len(pairs)
+    assert all(row["downloaded"] is True and row["status"] == "SUCCEEDED" for row in jobs_table)
+    assert {row["reference"] for row in jobs_table} <= set(
+        ["2020-01-02", "2020-01-14", "2020-01-26", "2020-02-07"])
+    assert set(jobs_table[0]) == {"stack", "reference", "secondary", "status", "attempt",
+                                  "expires", "downloaded"}
+    progress = on_run["work-hyp3-progress"]
+    assert progress.data == 100.0
+    assert progress.description.startswith(f"HyP3 jobs finished (succeeded or failed): "
+                                           f"{len(pairs)} of {len(pairs)} jobs")
+    # without a product server the products page names the files (no dead file:// links)
+    page = on_run["work-p100-f466-products"].data
+    assert "file://" not in page and "velocity.tif" in page
+    assert "](data:image/png;base64," in page  # the velocity map inline
     assert sandbox_user.token not in json.dumps(all_artifact_data(), default=str)
     assert sandbox_user.token not in (folder / "hyp3_jobs.json").read_text()
     names = {run.name.rsplit("-", 1)[0] for run in task_runs_of(state.state_details.flow_run_id)}
@@ -95,7 +120,7 @@ def test_pipeline_rides_out_api_faults_and_replaces_a_pair_that_keeps_failing(
         flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
     s1 = Downloader.create("S1_SLC", intersectsWith=AOI, start="2020-01-01")
     s1.search()
-    scenes = [scene_name(p) for p in s1.filter(path_frame=(100, 466)).stacks[(100, 466)]]
+    scenes = [scene_name(p) for p in s1.filter(path_frame=(100, 466))[(100, 466)]]
     bad = (scenes[0], scenes[1])
     Hyp3Admin(flow_sandbox.url).configure(fail_pairs=[list(bad)], user_id=sandbox_user.user_id)
     flow_sandbox.admin.set_faults(hyp3={"error_rate": 0.2}, catalog={"error_rate": 0.2})

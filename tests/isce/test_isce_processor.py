@@ -227,8 +227,8 @@ def test_missing_slcs_and_dem_are_clear_errors(standin: Path, make_config: Confi
     assert f"{scene(DATES[3])}.zip" in str(info.value) and "missing" in str(info.value)
     with pytest.raises(ConfigError, match="dem=.*nowhere.*not found"):
         IsceS1Processor(pairs=PAIRS[:2], config=make_config(dem=tmp_path / "nowhere")).submit()
-    with pytest.raises(ConfigError, match="dem: required"):
-        IsceS1Processor(pairs=PAIRS[:2], config=make_config(dem=None)).submit()
+    with pytest.raises(ConfigError, match="no bbox to stitch one"):
+        IsceS1Processor(pairs=PAIRS[:2], config=make_config(dem=None, bbox=None)).submit()
     with pytest.raises(ConfigError, match="reference_date='20210101' is not a date of the pairs"):
         IsceS1Processor(pairs=PAIRS[:2], config=make_config(reference_date="20210101")).submit()
     with pytest.raises(IsceError, match="call submit"):
@@ -245,3 +245,21 @@ def test_saved_job_reloads_config_and_pairs(standin: Path, make_config: Config) 
     assert again.config.workdir == cfg.workdir.absolute() and again.isce_dir == cfg.isce_dir
     assert again.config.bbox == cfg.bbox and again.config.dry_run
     assert again.snapshot().total == p.snapshot().total
+
+
+def test_without_a_dem_isce2_dem_py_stitches_one_once(standin: Path, make_config: Config,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = make_config(dem=None)   # bbox [37.74, 38.00, -113.05, -112.68]
+    monkeypatch.setenv("ISCE_STANDIN_FAIL", "dem")
+    with pytest.raises(IsceError, match="could not stitch a DEM over .37, 38, -114, -112.*netrc"):
+        IsceS1Processor(pairs=PAIRS[:2], config=cfg).submit()
+    monkeypatch.delenv("ISCE_STANDIN_FAIL")
+    p = IsceS1Processor(pairs=PAIRS[:2], config=cfg)
+    p.submit()
+    dem = cfg.workdir / "dem" / "demLat_N37_N38_Lon_W114_W112.dem.wgs84"
+    assert p.config.dem == dem and dem.with_name(dem.name + ".xml").is_file()
+    assert str(dem) in (cfg.workdir / "isce_job.yaml").read_text()  # saved for reloads
+    p.watch(refresh_interval=0.2, timeout=120)
+    mtime = dem.stat().st_mtime_ns
+    IsceS1Processor(pairs=PAIRS[:2], config=cfg).submit()   # reused, not stitched again
+    assert dem.stat().st_mtime_ns == mtime

@@ -65,3 +65,11 @@ def test_bad_workdir_and_options_are_clear_errors(tmp_path: Path, search_dir: Pa
     assert main(["pairs", "--workdir", str(search_dir), "--min-degree", "6",
                  "--max-degree", "5"]) == 1
     assert "min_degree=6" in capsys.readouterr().err
+
+
+def test_pairs_default_to_the_degree_cap(search_dir: Path) -> None:
+    """No --max-degree: the shared default (5) holds, so 166 dates cost <= 2.5 pairs a date."""
+    assert main(["pairs", "--workdir", str(search_dir / "174_372326_IW3")]) == 0
+    document = json.loads((search_dir / "174_372326_IW3" / "pairs.json").read_text())
+    assert document["report"]["degree_max"] <= 5
+    assert len(document["pairs"]) <= 2.5 * 166

@@ -31,7 +31,7 @@ def test_report_figures(burst_stack: list[Any]) -> None:
     assert report.components == 1
     assert (report.degree_min, report.degree_max) == (min(degree.values()), max(degree.values()))
     assert report.redundancy == pytest.approx(len(pairs) / 165, abs=1e-3)
-    assert report.job_type == "INSAR_ISCE_BURST" and report.credits == len(pairs)
+    assert report.job_type == "INSAR_ISCE_MULTI_BURST" and report.credits == len(pairs)  # 1 burst: 1 credit
     assert report.baseline_source == "state vectors"
     days = [baselines[p][0] for p in pairs]
     assert report.temporal_days == (min(days), max(days))

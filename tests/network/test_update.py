@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from insarhub.errors import PairNetworkError
-from insarhub.network import extend_pairs, repair_pairs, select_pairs
+from insarhub.network import (
+    DEFAULT_MAX_DEGREE,
+    DEFAULT_NEW_DATE_NEIGHBOURS,
+    extend_pairs,
+    repair_pairs,
+    select_pairs,
+)
 from insarhub.network.baselines import scene_name
 
 
@@ -102,3 +108,29 @@ def test_repair_steers_away_from_a_date_that_keeps_failing(make_stack: Any) -> N
     assert _pieces(update.network, set(names)) == 1
     assert sum(bad in p for p in update.pairs) == 1
     assert any(names[3] in p and names[5] in p for p in update.pairs)
+
+
+def test_every_new_date_gets_its_nearest_predecessors_even_when_they_are_at_the_cap(
+        make_stack: Any) -> None:
+    """The demo's case: two new dates on a network whose last dates are at the degree cap."""
+    days = [k * 12 for k in range(32)]
+    products = make_stack(days, bperp=np.random.default_rng(7).normal(0, 25, len(days)))
+    old, new = products[:30], products[30:]
+    existing = select_pairs({(1, 2): old})[0][(1, 2)]   # the default cap
+    names = [scene_name(p) for p in products]
+    degree = {n: sum(n in p for p in existing) for n in names[:30]}
+    assert max(degree.values()) == DEFAULT_MAX_DEGREE and degree[names[29]] >= 3
+    update = extend_pairs(existing, old, new)           # the default: 3 nearest predecessors
+    for k in (30, 31):
+        partners = {a for a, b in update.pairs if b == names[k]}
+        assert partners >= set(names[k - DEFAULT_NEW_DATE_NEIGHBOURS:k]), names[k]
+    assert sum(names[31] in p for p in update.network) >= DEFAULT_NEW_DATE_NEIGHBOURS
+
+
+def test_the_default_network_costs_at_most_two_and_a_half_pairs_per_date(make_stack: Any) -> None:
+    days = [k * 12 for k in range(30)]
+    products = make_stack(days, bperp=np.random.default_rng(3).normal(0, 40, len(days)))
+    pairs = select_pairs({(100, 466): products})[0][(100, 466)]
+    names = {n for p in pairs for n in p}
+    assert len(names) == 30 and len(pairs) <= 2.5 * 30
+    assert max(sum(n in p for p in pairs) for n in names) <= DEFAULT_MAX_DEGREE == 5

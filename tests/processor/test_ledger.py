@@ -184,7 +184,6 @@ WRITER = textwrap.dedent("""
     ledger = Ledger.for_workdir(sys.argv[1])
     prefix = sys.argv[2]
     i = 0
-    print("ready", flush=True)
     while True:
         ref, sec = f"{prefix}-r{i}", f"{prefix}-s{i}"
         name = f"{prefix}_{i:06d}"
@@ -194,6 +193,8 @@ WRITER = textwrap.dedent("""
         ledger.record_submitted([{"name": name, "job_id": f"{prefix}-id-{i}",
                                   "status_code": "PENDING"}])
         i += 1
+        if i == 1:
+            print("ready", flush=True)  # one pair written: a kill from now on finds some
         if len(sys.argv) > 3 and i >= int(sys.argv[3]):
             break
 """)

@@ -61,3 +61,22 @@ def test_cli_errors_are_one_clear_line(hyp3_user: Hyp3User, tmp_path: Path,
     code, _, err = run(capsys, "status", "--workdir", str(tmp_path / "nothing"))
     assert code == 1 and "has no HyP3 ledger" in err
     assert hyp3_user.token not in err
+
+
+def test_cli_submit_prints_the_credits_and_refuses_above_max_credits(
+        hyp3_user: Hyp3User, tmp_path: Path, slc_pairs_2020: list[Any],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    stack = tmp_path / "p100_f466"
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps([list(p) for p in slc_pairs_2020[:3]]))
+    code, out, _ = run(capsys, "submit", "--workdir", str(stack), "--pairs", str(pairs),
+                       "--estimate")
+    assert code == 0 and "HyP3 credits: 3 pairs x 10 = 30 credits (INSAR_GAMMA 20x4)" in out
+    code, out, err = run(capsys, "submit", "--workdir", str(stack), "--pairs", str(pairs),
+                         "--max-credits", "25")
+    assert code == 1 and "needs 30 credits (3 pairs x 10, INSAR_GAMMA 20x4)" in err
+    assert "above max_credits=25" in err and "product='S1_Burst'" in err
+    assert hyp3_user.server_jobs() == []
+    code, out, _ = run(capsys, "submit", "--workdir", str(stack), "--pairs", str(pairs),
+                       "--max-credits", "30")
+    assert code == 0 and "3 jobs submitted" in out and len(hyp3_user.server_jobs()) == 3

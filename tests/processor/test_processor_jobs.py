@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hyp3_sdk import HyP3
 
+from insarhub.credits import job_cost
 from insarhub.errors import ConfigError
 from insarhub.processor.hyp3 import normalize_pairs
 from insarhub.processor.hyp3_jobs import (
@@ -21,7 +22,6 @@ from insarhub.processor.hyp3_jobs import (
     BurstOptions,
     GammaOptions,
     check_granule,
-    job_cost,
     job_name,
     make_options,
     prepare_insar_gamma_job,
@@ -176,3 +176,26 @@ def test_burst_names_given_to_the_slc_processor_point_to_hyp3_burst() -> None:
     with pytest.raises(ConfigError, match=re.escape("INSAR_GAMMA granule: use "
                                                     "Processor.create('Hyp3_S1')")):
         normalize_pairs([(SLC_A, SLC_B)], INSAR_ISCE_BURST)
+
+
+def test_multi_burst_payload_equals_hyp3_sdk() -> None:
+    from insarhub.processor.hyp3_jobs import (
+        INSAR_ISCE_MULTI_BURST,
+        job_granules,
+        prepare_insar_isce_multi_burst_job,
+        prepare_job,
+    )
+
+    reference = ["S1_136231_IW2_20200604T022312_VV_7C85-BURST",
+                 "S1_136232_IW2_20200604T022315_VV_7C85-BURST"]
+    secondary = ["S1_136231_IW2_20200616T022313_VV_5D11-BURST",
+                 "S1_136232_IW2_20200616T022316_VV_5D11-BURST"]
+    options = make_options(INSAR_ISCE_MULTI_BURST, {"looks": "10x2", "apply_water_mask": True})
+    ours = prepare_insar_isce_multi_burst_job(reference, secondary, options, name="x")  # type: ignore[arg-type]
+    assert ours == HyP3.prepare_insar_isce_multi_burst_job(reference, secondary, name="x",
+                                                           **asdict(options))
+    # the ledger's '+'-joined sides give the same job, and back
+    joined = prepare_job(INSAR_ISCE_MULTI_BURST, "+".join(reference), "+".join(secondary),
+                         options)
+    assert joined == {k: v for k, v in ours.items() if k != "name"}
+    assert job_granules(joined) == ("+".join(reference), "+".join(secondary))

@@ -106,3 +106,22 @@ def test_credentials_are_never_logged(s3, bucket, out_dir, caplog) -> None:
     publish_s3(out_dir, bucket, "p", endpoint_url=s3.endpoint_url)
     assert "testing-secret-key-value" not in caplog.text
     assert "uploaded s3://" in caplog.text
+
+
+def test_presigned_links_open_without_credentials(s3, bucket, out_dir, monkeypatch) -> None:
+    import requests
+
+    from insarhub.products import presigned_urls
+
+    result = publish_s3(out_dir, bucket, "utah/p100_f466", endpoint_url=s3.endpoint_url)
+    links = presigned_urls(bucket, result.object_keys(), s3.endpoint_url, expires_s=600)
+    assert set(links) == set(result.object_keys())
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # a browser has none
+        monkeypatch.delenv(name)
+    png = links["utah/p100_f466/velocity.png"]
+    assert "X-Amz-Expires=600" in png and "testing-secret-key-value" not in png
+    response = requests.get(png, timeout=30)
+    assert response.status_code == 200
+    assert response.content == (out_dir / "velocity.png").read_bytes()
+    with pytest.raises(ProductError, match="7 days"):
+        presigned_urls(bucket, ["x"], s3.endpoint_url, expires_s=8 * 24 * 3600)

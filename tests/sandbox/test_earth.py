@@ -178,8 +178,12 @@ def test_bad_requests_raise_sandbox_errors(tmp_path: Path, scenes) -> None:
         earth.render_product(GAMMA, scenes[0], other[1], {}, tmp_path, "x")
     with pytest.raises(SandboxError, match="looks '5x1' is not allowed for INSAR_GAMMA"):
         earth.render_product(GAMMA, scenes[0], scenes[1], {"looks": "5x1"}, tmp_path, "x")
-    with pytest.raises(SandboxError, match="job_type 'INSAR_ISCE_MULTI"):
+    with pytest.raises(SandboxError, match="job_type 'RTC_GAMMA'"):
+        product_name("RTC_GAMMA", scenes[0], scenes[1], {}, "j")
+    with pytest.raises(SandboxError, match="is not a Sentinel-1 burst granule name"):
         product_name("INSAR_ISCE_MULTI_BURST", scenes[0], scenes[1], {}, "j")
+    with pytest.raises(SandboxError, match="is not a Sentinel-1 burst granule name"):
+        earth.render_product("INSAR_ISCE_MULTI_BURST", scenes[0], scenes[1], {}, tmp_path, "x")
     with pytest.raises(SandboxError, match="not a burst"):
         earth.render_product(BURST, scenes[0], scenes[1], {}, tmp_path, "x")
     with pytest.raises(SandboxError, match="no scene of stack"):

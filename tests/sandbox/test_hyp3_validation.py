@@ -152,7 +152,7 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "unknown scene": (lambda s: gamma(s["p100_f466"][0][:-4] + "0000", s["p100_f466"][1]),
                       "Some requested scenes could not be found: "),
     "unknown job type": (lambda s: {"job_type": "RTC_GAMMA", "job_parameters": {"granules": [s["p100_f466"][0]]}},
-                         "'RTC_GAMMA' is not one of ['INSAR_GAMMA', 'INSAR_ISCE_BURST']"),
+                         "'RTC_GAMMA' is not one of ['INSAR_GAMMA', 'INSAR_ISCE_BURST', 'INSAR_ISCE_MULTI_BURST']"),
     "empty name": (lambda s: {**gamma(*s["p100_f466"][:2]), "name": ""}, "name: '' should be non-empty"),
     "long name": (lambda s: {**gamma(*s["p100_f466"][:2]), "name": "x" * 101}, "is too long"),
     "missing parameters": (lambda s: {"job_type": "INSAR_GAMMA"}, "'job_parameters' is a required property"),

@@ -47,13 +47,15 @@ def test_empty_search_is_an_error_unless_allowed(catalog_env, capsys: pytest.Cap
 def test_burst_stack_search_and_download(catalog_env, tmp_path: Path) -> None:
     bursts = Downloader.create("S1_Burst", fullBurstID="174_372326_IW3")
     stacks = bursts.search()
-    assert list(stacks) == ["174_372326_IW3"] and len(stacks["174_372326_IW3"]) == 166
+    # one burst is a one-burst multi-burst stack: path 174, IW3, burst 372326
+    assert list(stacks) == ["p174_IW3_372326"] and len(stacks["p174_IW3_372326"]) == 166
     table = bursts.summary(show=False)
-    assert table.iloc[0]["stack"] == "174_372326_IW3" and table.iloc[0]["count"] == 166
-    bursts.filter(path_frame="174_372326_IW3", start="2021-12-01")
-    files = bursts.download(workdir=tmp_path, progress=False)["174_372326_IW3"]
-    assert [f.parent for f in files] == [tmp_path / "174_372326_IW3" / "bursts"] * len(files)
-    products = bursts.stacks["174_372326_IW3"]
+    assert table.iloc[0]["stack"] == "p174_IW3_372326" and table.iloc[0]["count"] == 166
+    assert (table.iloc[0]["bursts"], table.iloc[0]["swaths"]) == (1, "IW3")
+    bursts.filter(path_frame="174_372326_IW3", start="2021-12-01")  # a burst ID names its stack
+    files = bursts.download(workdir=tmp_path, progress=False)["p174_IW3_372326"]
+    assert [f.parent for f in files] == [tmp_path / "p174_IW3_372326" / "bursts"] * len(files)
+    products = bursts.stacks["p174_IW3_372326"]
     assert [f.stat().st_size for f in files] == [int(p.properties["bytes"]) for p in products]
 
 

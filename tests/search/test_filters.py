@@ -35,9 +35,12 @@ def days(products) -> list[date]:
     return [date.fromisoformat(p.properties["startTime"][:10]) for p in products]
 
 
-def test_filters_chain_and_reset_restores(s1: BaseDownloader) -> None:
+def test_filters_narrow_in_turn_return_the_stacks_and_reset_restores(s1: BaseDownloader) -> None:
     total = sum(len(v) for v in s1.results.values())
-    s1.filter(flight_direction="descending").filter(path_frame=(100, 466)).filter(season=[6, 7, 8])
+    s1.filter(flight_direction="descending")
+    s1.filter(path_frame=(100, 466))
+    narrowed = s1.filter(season=[6, 7, 8])
+    assert narrowed == s1.stacks and type(narrowed) is type(s1.results)
     kept = s1.stacks[(100, 466)]
     assert list(s1.stacks) == [(100, 466)]
     assert {d.month for d in days(kept)} == {6, 7, 8}
@@ -45,18 +48,20 @@ def test_filters_chain_and_reset_restores(s1: BaseDownloader) -> None:
     summers = [d for d in grid if 2019 <= d.year <= 2021 and d.month in (6, 7, 8)]
     assert days(kept) == [d for d in summers if d != date(2020, 6, 6)]  # 12-day repeat, one gap
     assert sum(len(v) for v in s1.results.values()) == total  # the search itself is untouched
-    s1.reset()
-    assert sum(len(v) for v in s1.stacks.values()) == total
+    restored = s1.reset()
+    assert sum(len(v) for v in restored.values()) == total and restored == s1.stacks
 
 
 def test_dates_latest_and_min_scenes(s1: BaseDownloader) -> None:
     s1.filter(start="2021-01-01", end="2021-03-31")
     assert all(date(2021, 1, 1) <= d <= date(2021, 3, 31) for v in s1.stacks.values() for d in days(v))
-    s1.reset().filter(latest_n=3)
+    s1.reset()
+    s1.filter(latest_n=3)
     assert all(len(v) <= 3 for v in s1.stacks.values())
     last = s1.stacks[(100, 466)]
     assert days(last)[-1] == max(days(s1.results[(100, 466)]))
-    s1.reset().filter(min_scenes=50)
+    s1.reset()
+    s1.filter(min_scenes=50)
     assert all(len(v) >= 50 for v in s1.stacks.values()) and (100, 466) in s1.stacks
 
 
@@ -65,13 +70,16 @@ def test_coverage_platform_polarization_and_exclude(s1: BaseDownloader) -> None:
     assert s1.stacks and all(aoi_coverage(p, s1.aoi) == pytest.approx(100)
                              for v in s1.stacks.values() for p in v)
     assert len(s1.stacks) < len(s1.results)  # edge frames cover the AOI only in part
-    s1.reset().filter(platform="S1B")
+    s1.reset()
+    s1.filter(platform="S1B")
     assert {p.properties["platform"] for v in s1.stacks.values() for p in v} == {"Sentinel-1B"}
-    s1.reset().filter(polarization="VV+VH")
+    s1.reset()
+    s1.filter(polarization="VV+VH")
     assert sum(map(len, s1.stacks.values())) == sum(map(len, s1.results.values()))
     first, second = s1.results[(100, 466)][:2]
     second_day = second.properties["startTime"][:10]
-    s1.reset().filter(path_frame=(100, 466), exclude=[first.properties["sceneName"], second_day])
+    s1.reset()
+    s1.filter(path_frame=(100, 466), exclude=[first.properties["sceneName"], second_day])
     kept = {p.properties["sceneName"] for p in s1.stacks[(100, 466)]}
     assert first.properties["sceneName"] not in kept
     assert date.fromisoformat(second_day) not in days(s1.stacks[(100, 466)])
