@@ -73,3 +73,13 @@ def test_events_through_the_admin_api_persist(tmp_path: Path) -> None:
         assert SandboxAdmin(again.url).events() == listed
         SandboxAdmin(again.url).clear_events()
         assert SandboxAdmin(again.url).events() == []
+
+
+def test_sandbox_serve_takes_events_on_the_command_line(tmp_path: Path) -> None:
+    from conftest import start_sandbox, stop_sandbox
+
+    proc = start_sandbox(tmp_path / "data", "--event", "-112.86,37.872,2020-03-01,-30,400,step")
+    try:
+        assert proc.admin.events() == [{**EVENT.to_dict(), "start": "2020-03-01"}]
+    finally:
+        stop_sandbox(proc)
