@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument("--event", action="append", default=[], type=_event,
                        metavar="LON,LAT,DATE,MM[,SIGMA_M[,KIND]]",
-                       help="inject a deformation event (repeatable), e.g. "
+                       help="inject a deformation event (repeatable; with = before a "
+                            "negative longitude), e.g. --event="
                             "-112.87,37.86,2020-03-01,-30,400,step (kind: step|accelerating)")
     serve.set_defaults(func=_serve)
 

@@ -78,7 +78,7 @@ def test_events_through_the_admin_api_persist(tmp_path: Path) -> None:
 def test_sandbox_serve_takes_events_on_the_command_line(tmp_path: Path) -> None:
     from conftest import start_sandbox, stop_sandbox
 
-    proc = start_sandbox(tmp_path / "data", "--event", "-112.86,37.872,2020-03-01,-30,400,step")
+    proc = start_sandbox(tmp_path / "data", "--event=-112.86,37.872,2020-03-01,-30,400,step")
     try:
         assert proc.admin.events() == [{**EVENT.to_dict(), "start": "2020-03-01"}]
     finally:
