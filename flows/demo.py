@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("demo_work"))
     parser.add_argument("--start", default="2020-01-01", help="first acquisition date")
-    parser.add_argument("--grid-size", type=int, default=40, help="simulated product pixels")
+    parser.add_argument("--grid-size", type=int, default=100,
+                        help="simulated product pixels (80 m): 8 km, room for the event to "
+                             "stand out of kilometre-scale atmosphere")
     parser.add_argument("--max-degree", type=int, default=4, help="pairs per date (network)")
     parser.add_argument("--product", choices=tuple(STACKS), default="S1_SLC",
                         help="SLC frames (INSAR_GAMMA) or the AOI's bursts (multi-burst)")
