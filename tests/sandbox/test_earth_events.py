@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -76,10 +80,23 @@ def test_events_through_the_admin_api_persist(tmp_path: Path) -> None:
 
 
 def test_sandbox_serve_takes_events_on_the_command_line(tmp_path: Path) -> None:
-    from conftest import start_sandbox, stop_sandbox
-
-    proc = start_sandbox(tmp_path / "data", "--event=-112.86,37.872,2020-03-01,-30,400,step")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    log = (tmp_path / "sandbox.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+         "--data-dir", str(tmp_path / "data"), "--event=-112.86,37.872,2020-03-01,-30,400,step"],
+        stdout=log, stderr=subprocess.STDOUT)
     try:
-        assert proc.admin.events() == [{**EVENT.to_dict(), "start": "2020-03-01"}]
+        admin = SandboxAdmin(f"http://127.0.0.1:{port}")
+        admin.wait_healthy(timeout=60)
+        assert admin.events() == [{**EVENT.to_dict(), "start": "2020-03-01"}]
     finally:
-        stop_sandbox(proc)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
