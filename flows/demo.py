@@ -3,11 +3,13 @@
 1. starts the sandbox (ASF catalog + HyP3 + simulated Earth) in this process, its clock at
    2021-01-01 so that stack (100, 466) has its 2020 acquisitions,
 2. runs `insar_pipeline` on the seed's AOI for 2020 (ephemeral Prefect: no server needed),
-3. moves the sandbox clock a month on and runs one `monitor_aoi` cycle, which finds the new
-   acquisitions, submits only their pairs and updates the time series and products,
-4. prints what was made: stacks, dates, pairs, jobs, velocity range, product paths, and the
+3. injects a local subsidence event into the simulated Earth (from the first new date on),
+   moves the sandbox clock a month on and runs one `monitor_aoi` cycle, which finds the new
+   acquisitions, submits only their pairs, updates the time series and products, and alerts,
+4. prints what was made: stacks, dates, pairs, jobs, velocity range, product paths, the
    HyP3 credits each step spent (`--product S1_Burst`: the AOI's 6 bursts as multi-burst
-   jobs, 5 credits a pair instead of INSAR_GAMMA's 10).
+   jobs, 5 credits a pair instead of INSAR_GAMMA's 10), and the alert: where, how big, how
+   far from the injected truth.
 
 Everything lands in `demo_work/` (deleted and made again on each run).
 """
@@ -25,6 +27,8 @@ from typing import Any
 AOI = [-113.05, 37.74, -112.68, 38.0]
 STACKS: dict[str, Any] = {"S1_SLC": (100, 466), "S1_Burst": "p100_IW2-3_213494-213496"}
 SANDBOX_NOW = "2021-01-01T00:00:00+00:00"
+EVENT = {"lon": -112.856, "lat": 37.876, "start": "2021-01-02", "magnitude_mm": -60.0,
+         "sigma_m": 500.0, "kind": "step"}  # a sinkhole-like bowl near the AOI's centre
 
 
 def _environment(workdir: Path) -> None:
@@ -41,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("demo_work"))
     parser.add_argument("--start", default="2020-01-01", help="first acquisition date")
-    parser.add_argument("--grid-size", type=int, default=40, help="simulated product pixels")
+    parser.add_argument("--grid-size", type=int, default=100,
+                        help="simulated product pixels (80 m): 8 km, room for the event to "
+                             "stand out of kilometre-scale atmosphere")
     parser.add_argument("--max-degree", type=int, default=4, help="pairs per date (network)")
     parser.add_argument("--product", choices=tuple(STACKS), default="S1_SLC",
                         help="SLC frames (INSAR_GAMMA) or the AOI's bursts (multi-burst)")
@@ -74,6 +80,7 @@ def _run(args: argparse.Namespace, workdir: Path, sandbox: Any) -> int:
     from flows.pipeline import insar_pipeline
     from insarhub.monitoring import MonitorConfig
     from insarhub.options import NetworkOptions, Point
+    from insarhub.sandbox.earth_events import DeformationEvent
 
     stack_key = STACKS[args.product]
     started = time.perf_counter()
@@ -99,6 +106,9 @@ def _run(args: argparse.Namespace, workdir: Path, sandbox: Any) -> int:
         "wait": {"poll_interval_s": 1.0, "timeout_s": 600}, "alert": {"threshold_mm": 25.0}})
     config_path = workdir / "demo-utah.yaml"
     config.to_yaml(config_path)
+    sandbox.events.add(DeformationEvent.from_dict(EVENT))
+    print(f"\ninjected event: {EVENT['magnitude_mm']:+.0f} mm bowl (sigma {EVENT['sigma_m']:.0f} m) "
+          f"at lat {EVENT['lat']}, lon {EVENT['lon']} from {EVENT['start']}")
     now = sandbox.clock.advance(days=30)
     print(f"\n== 2. a month later (sandbox clock {now.date()}): monitor_aoi {config_path} ==",
           flush=True)
@@ -155,12 +165,27 @@ def _report_cycle(cycle: dict[str, Any], seconds: float) -> None:
               f"{ts.get('velocity_mm_yr')} mm/yr")
     anomaly = cycle.get("anomaly") or {}
     if anomaly:
-        verdict = "ANOMALY: event insarhub.deformation.anomaly emitted" if anomaly["anomalous"] \
-            else "within the trend"
-        print(f"  newest date {anomaly['date']}: {anomaly['residual_mm']} mm from the fitted "
-              f"trend (threshold {anomaly['threshold_mm']} mm): {verdict}")
+        _report_alert(anomaly)
     print(f"  products updated in {Path(cycle.get('folder', '.')) / 'products'}")
     print(f"monitoring: {seconds:.0f} s")
+
+
+def _report_alert(anomaly: dict[str, Any]) -> None:
+    from insarhub.sandbox.earth_events import DeformationEvent, distance_m
+
+    truth = DeformationEvent.from_dict(EVENT)
+    if not anomaly["regions"]:
+        print(f"  newest date {anomaly['date']}: no anomaly ({anomaly['reason']})")
+    for region in anomaly["regions"]:
+        where = (f"{distance_m(truth, region['lat'], region['lon']):.0f} m from the injected "
+                 "event" if region["lat"] is not None else "no geocoding")
+        print(f"  ANOMALY ({region['status']}, since {region['first_date']}): "
+              f"{region['magnitude_mm']:+.1f} mm over {region['extent_km2']:.2f} km2 at lat "
+              f"{region['lat']}, lon {region['lon']} (pixel {region['row']},{region['col']}), "
+              f"z {region['significance']:.1f}: {where}")
+    print(f"  events insarhub.deformation.anomaly emitted: {len(anomaly.get('announced', []))}")
+    if anomaly.get("figure"):
+        print(f"  residual map: {anomaly['figure']}")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,12 @@ from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 
 from insarhub import settings
+from insarhub.anomaly import residual_figure
 from insarhub.monitoring import (
     MIN_TIMESERIES_DATES,
     MonitorBusyError,
     MonitorConfig,
+    announce,
     anomaly_from_mintpy,
     aoi_lock,
     chosen_product,
@@ -94,25 +96,47 @@ def ledger_pairs(stack_dir: str) -> list[list[str]]:
 
 @task(name="check-anomaly", **SIDE_EFFECTS)
 def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str, Any]:
-    """Compare the newest displacement with the fitted trend; emit the anomaly event."""
+    """Judge the newest date; emit one `insarhub.deformation.anomaly` event per region that is
+    news (appeared, or confirmed by a later date) and show the residual map as an artifact."""
     logger = get_run_logger()
     report = anomaly_from_mintpy(Path(stack_dir) / "mintpy", config.alert)
     result = report.to_dict()
-    if report.anomalous:
+    result["announced"] = announce(report, stack_dir)
+    result["event_ids"] = []
+    for region in result["announced"]:
         event = emit_event(
             event=ANOMALY_EVENT,
             resource={"prefect.resource.id": f"insarhub.aoi.{config.name}",
                       "prefect.resource.name": config.name, "insarhub.stack": stack},
-            payload=result,
-        )
-        result["event_id"] = str(event.id) if event else None
-        logger.warning("%s/%s: newest displacement (%s) is %.1f mm off the trend (threshold "
-                       "%.1f mm): event %s emitted", config.name, stack, report.date,
-                       report.residual_mm, report.threshold_mm, ANOMALY_EVENT)
-    else:
-        logger.info("%s/%s: newest displacement within %.1f mm of the trend (%s)", config.name,
-                    stack, report.threshold_mm, report.reason or f"{report.residual_mm} mm")
+            payload={"aoi": config.name, "stack": stack, **region})
+        result["event_ids"].append(str(event.id) if event else None)
+        logger.warning("%s/%s: %s anomaly %+.1f mm over %.2f km2 at lat %s lon %s (z %.1f, "
+                       "since %s): event %s emitted", config.name, stack, region["status"],
+                       region["magnitude_mm"], region["extent_km2"], region["lat"],
+                       region["lon"], region["significance"], region["first_date"],
+                       ANOMALY_EVENT)
+    if not report.regions:
+        logger.info("%s/%s: newest date %s: %s", config.name, stack, report.date, report.reason)
+    if report.residual_map is not None:
+        png = residual_figure(report, Path(stack_dir) / "anomaly" / f"residual_{report.date}.png")
+        result["figure"] = str(png)
+        artifacts.figure(png, artifact_key(config.name, "anomaly"),
+                         f"Anomalies of {config.name}, {report.date}",
+                         _regions_markdown(report.to_dict()))
     return result
+
+
+def _regions_markdown(anomaly: dict[str, Any]) -> str:
+    """A table of the regions (what the event payloads carry)."""
+    if not anomaly.get("regions"):
+        return f"No anomaly on {anomaly['date']}: {anomaly.get('reason', '')}"
+    lines = ["| # | status | lat | lon | magnitude mm | extent km2 | z | first date |",
+             "|---|---|---|---|---|---|---|---|"]
+    for number, r in enumerate(anomaly["regions"], start=1):
+        lines.append(f"| {number} | {r['status']} | {r['lat']} | {r['lon']} | "
+                     f"{r['magnitude_mm']:+.1f} | {r['extent_km2']:.2f} | {r['significance']:.1f} "
+                     f"| {r['first_date']} |")
+    return "\n".join(lines)
 
 
 @flow(name="monitor-aoi")

@@ -11,12 +11,10 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +30,15 @@ from pydantic import (
     model_validator,
 )
 
+from insarhub.anomaly import (  # noqa: F401  (re-exported: callers import them from here)
+    AlertConfig,
+    AnomalyRegion,
+    AnomalyReport,
+    announce,
+    anomaly_from_mintpy,
+    detect_anomaly,
+    timeseries_file,
+)
 from insarhub.errors import ConfigError, InsarHubError
 from insarhub.network.selection import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
@@ -85,15 +92,6 @@ class WaitConfig(_Strict):
 
     poll_interval_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=3600.0, gt=0)
-
-
-class AlertConfig(_Strict):
-    """Alert when the newest displacement leaves the fitted trend by more than `threshold_mm`."""
-
-    threshold_mm: float = Field(default=25.0, ge=0)
-    percentile: float = Field(default=95.0, gt=0, le=100)  # of |residual| over reliable pixels
-    min_coherence: float = Field(default=0.7, ge=0, le=1)  # temporal coherence of reliable pixels
-    min_dates: int = Field(default=4, ge=3)  # dates before the newest needed to fit a trend
 
 
 class PublishConfig(_Strict):
@@ -314,156 +312,6 @@ def new_acquisitions(found: Iterable[str], processed: Iterable[date]) -> list[st
         if (last is None or day > last) and day not in by_date:
             by_date[day] = name
     return [by_date[d] for d in sorted(by_date)]
-
-
-# -- anomaly detection ------------------------------------------------------------------
-@dataclass
-class AnomalyReport:
-    """How far the newest displacement lies from the trend fitted to the earlier dates."""
-
-    date: str  # the newest date, YYYYMMDD
-    residual_mm: float  # the `percentile` of |newest - trend| over reliable pixels
-    max_residual_mm: float
-    threshold_mm: float
-    anomalous: bool
-    pixels_over: int  # reliable pixels whose |residual| exceeds the threshold
-    valid_pixels: int
-    row: int | None = None  # pixel of the largest residual
-    col: int | None = None
-    lat: float | None = None
-    lon: float | None = None
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _years(dates: Sequence[date]) -> np.ndarray:
-    origin = dates[0]
-    return np.array([(d - origin).days / 365.25 for d in dates], dtype=float)
-
-
-def _design(t: np.ndarray, seasonal: bool) -> np.ndarray:
-    columns = [np.ones_like(t), t]
-    if seasonal:
-        columns += [np.sin(2 * math.pi * t), np.cos(2 * math.pi * t)]
-    return np.stack(columns, axis=1)
-
-
-def detect_anomaly(
-    dates: Sequence[date],
-    displacement_m: np.ndarray,
-    threshold_mm: float,
-    *,
-    mask: np.ndarray | None = None,
-    percentile: float = 95.0,
-    min_dates: int = 4,
-) -> AnomalyReport:
-    """Fit a linear (plus annual, with >= 8 earlier dates) trend to all dates but the newest
-    and compare the newest displacement with the trend's prediction, pixel by pixel.
-
-    `displacement_m` is (n_dates, ...) in metres; `mask` (same spatial shape) marks reliable
-    pixels. The statistic is the `percentile` of |residual| in mm, robust to a few bad pixels.
-    """
-    if len(dates) != displacement_m.shape[0]:
-        raise ConfigError(f"{len(dates)} dates for a time series of {displacement_m.shape[0]} "
-                          "epochs: they must match")
-    order = np.argsort(np.array([d.toordinal() for d in dates]))
-    ordered = [dates[i] for i in order]
-    series = np.asarray(displacement_m, dtype=float)[order]
-    newest = ordered[-1].strftime("%Y%m%d")
-    earlier = len(ordered) - 1
-    spatial = series.shape[1:]
-    flat = series.reshape(series.shape[0], -1)
-    valid = np.all(np.isfinite(flat), axis=0)
-    if mask is not None:
-        valid &= np.asarray(mask, dtype=bool).reshape(-1)
-    if earlier < min_dates or not valid.any():
-        reason = (f"{earlier} earlier dates, {min_dates} needed to fit a trend"
-                  if earlier < min_dates else "no reliable pixel")
-        return AnomalyReport(newest, 0.0, 0.0, threshold_mm, False, 0, int(valid.sum()),
-                             reason=reason)
-    t = _years(ordered)
-    design = _design(t[:-1], seasonal=earlier >= 8)
-    coeffs, *_ = np.linalg.lstsq(design, flat[:-1][:, valid], rcond=None)
-    predicted = _design(t[-1:], seasonal=earlier >= 8) @ coeffs
-    residual_mm = np.abs(flat[-1, valid] - predicted[0]) * 1000.0
-    statistic = float(np.percentile(residual_mm, percentile))
-    worst = int(np.argmax(residual_mm))
-    row, col = np.unravel_index(np.flatnonzero(valid)[worst], spatial) if spatial else (0, 0)
-    return AnomalyReport(
-        date=newest,
-        residual_mm=round(statistic, 3),
-        max_residual_mm=round(float(residual_mm[worst]), 3),
-        threshold_mm=threshold_mm,
-        anomalous=statistic > threshold_mm,
-        pixels_over=int((residual_mm > threshold_mm).sum()),
-        valid_pixels=int(valid.sum()),
-        row=int(row),
-        col=int(col),
-    )
-
-
-def timeseries_file(mintpy_dir: str | Path) -> Path:
-    """MintPy's final displacement time series in `mintpy_dir` (the most corrected one)."""
-    folder = Path(mintpy_dir)
-    candidates = [p for p in folder.glob("timeseries*.h5")
-                  if "Residual" not in p.name and "Decomp" not in p.name]
-    if not candidates:
-        raise ConfigError(f"no MintPy time series (timeseries*.h5) in {folder}; "
-                          "run the analysis first")
-    # the longest name carries the most corrections (timeseries_ERA5_ramp_demErr.h5)
-    return max(candidates, key=lambda p: (len(p.stem), p.stat().st_mtime))
-
-
-def anomaly_from_mintpy(mintpy_dir: str | Path, alert: AlertConfig) -> AnomalyReport:
-    """`detect_anomaly` on MintPy's outputs: time series masked by temporal coherence."""
-    import h5py
-
-    folder = Path(mintpy_dir)
-    path = timeseries_file(folder)
-    with h5py.File(path, "r") as h5:
-        series = h5["timeseries"][()]
-        dates = [datetime.strptime(d.decode(), "%Y%m%d").date() for d in h5["date"][()]]
-        attrs = dict(h5.attrs)
-    mask = None
-    coherence_path = folder / "temporalCoherence.h5"
-    if coherence_path.is_file():
-        with h5py.File(coherence_path, "r") as h5:
-            name = "temporalCoherence" if "temporalCoherence" in h5 else next(iter(h5))
-            mask = h5[name][()] >= alert.min_coherence
-    report = detect_anomaly(dates, series, alert.threshold_mm, mask=mask,
-                            percentile=alert.percentile, min_dates=alert.min_dates)
-    _locate(report, attrs)
-    return report
-
-
-def _locate(report: AnomalyReport, attrs: Mapping[str, Any]) -> None:
-    """Fill lat/lon of the worst pixel from MintPy's geocoding attributes, when in degrees."""
-    if report.row is None or "Y_FIRST" not in attrs:
-        return
-    y = float(attrs["Y_FIRST"]) + (report.row + 0.5) * float(attrs["Y_STEP"])
-    x = float(attrs["X_FIRST"]) + ((report.col or 0) + 0.5) * float(attrs["X_STEP"])
-    unit = str(attrs.get("Y_UNIT", "degrees")).lower()
-    if unit.startswith("deg"):
-        report.lat, report.lon = round(y, 6), round(x, 6)
-        return
-    epsg = attrs.get("EPSG") or attrs.get("UTM_ZONE")
-    if epsg is None:
-        return
-    try:
-        from pyproj import Transformer
-
-        crs = f"EPSG:{int(epsg)}" if str(epsg).isdigit() else _utm_epsg(str(epsg))
-        lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
-        report.lat, report.lon = round(lat, 6), round(lon, 6)
-    except Exception as exc:  # the location is a convenience; never fail the check on it
-        log.debug("could not convert the anomaly location to lat/lon: %s", exc)
-
-
-def _utm_epsg(zone: str) -> str:
-    number, band = int(zone[:-1]), zone[-1].upper()
-    return f"EPSG:{32600 + number if band >= 'N' else 32700 + number}"
 
 
 def timeseries_summary(mintpy_dir: str | Path) -> dict[str, Any]:

@@ -37,14 +37,17 @@ def verdict(result: Mapping[str, Any]) -> str:
     status = result.get("status", "")
     anomaly = result.get("anomaly") or {}
     if status == "updated" and anomaly:
-        if anomaly.get("anomalous"):
-            return (f"ANOMALY on {_day(str(anomaly.get('date')))}: the newest displacement is "
-                    f"{anomaly.get('residual_mm')} mm off its trend (threshold "
-                    f"{anomaly.get('threshold_mm')} mm); event {ANOMALY_EVENT} emitted")
-        if anomaly.get("reason"):
+        regions = anomaly.get("regions") or []
+        if anomaly.get("anomalous") and regions:
+            top = regions[0]
+            return (f"ANOMALY on {_day(str(anomaly.get('date')))}: {len(regions)} region(s), the "
+                    f"strongest {top['magnitude_mm']:+.1f} mm over {top['extent_km2']} km2 at "
+                    f"lat {top['lat']}, lon {top['lon']} ({top['status']}); news go out as "
+                    f"event {ANOMALY_EVENT}")
+        if anomaly.get("z_threshold") is None and anomaly.get("reason"):
             return f"No verdict yet: {anomaly['reason']}"
-        return (f"No anomaly: the newest date ({_day(str(anomaly.get('date')))}) is within "
-                f"{anomaly.get('threshold_mm')} mm of its trend ({anomaly.get('residual_mm')} mm)")
+        return (f"No anomaly on {_day(str(anomaly.get('date')))}: "
+                f"{anomaly.get('reason') or 'no region beyond its noise'}")
     if status == "waiting":
         line = (result.get("interferograms") or {}).get("line", "")
         return f"Waiting for interferograms{f' ({line})' if line else ''}; the next run goes on"

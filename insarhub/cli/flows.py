@@ -98,7 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help=f"most pairs per date ({DEFAULT_MAX_DEGREE})")
     add.add_argument("--cron", default="0 6 * * *", help="schedule (UTC cron)")
     add.add_argument("--interval-hours", type=float, help="schedule every N hours instead")
-    add.add_argument("--threshold-mm", type=float, default=25.0, help="anomaly alert threshold")
+    add.add_argument("--threshold-mm", type=float, default=10.0,
+                     help="least magnitude (mm) of an anomaly region that alerts")
     add.add_argument("--publish-bucket", help="S3 bucket for the products")
     add.add_argument("--publish-prefix", default="")
     add.add_argument("--publish-endpoint", help="S3-compatible endpoint URL")
@@ -208,6 +209,10 @@ def _monitor_run(args: argparse.Namespace) -> int:
           f"{result.get('pairs_submitted', 0)} pairs submitted")
     anomaly = result.get("anomaly")
     if anomaly:
-        print(f"newest date {anomaly['date']}: {anomaly['residual_mm']} mm from the trend "
-              f"(threshold {anomaly['threshold_mm']} mm){' ANOMALY' if anomaly['anomalous'] else ''}")
+        print(f"newest date {anomaly['date']}: {len(anomaly['regions'])} anomaly region(s) "
+              f"({anomaly['reason']})")
+        for region in anomaly["regions"]:
+            print(f"  {region['status']}: {region['magnitude_mm']:+.1f} mm over "
+                  f"{region['extent_km2']:.2f} km2 at lat {region['lat']}, lon {region['lon']} "
+                  f"(z {region['significance']:.1f}, since {region['first_date']})")
     return 0 if result["status"] != "skipped" else 3

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from insarhub.errors import SandboxError
+from insarhub.sandbox.earth_events import DeformationEvent
 from insarhub.sandbox.server import Sandbox, SandboxOptions
 
 
@@ -21,12 +23,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="HyP3 seconds from PENDING to SUCCEEDED")
     serve.add_argument("--grid-size", type=int, default=60, help="simulated product size (pixels)")
     serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--event", action="append", default=[], type=_event,
+                       metavar="LON,LAT,DATE,MM[,SIGMA_M[,KIND]]",
+                       help="inject a deformation event (repeatable; with = before a "
+                            "negative longitude), e.g. --event="
+                            "-112.87,37.86,2020-03-01,-30,400,step (kind: step|accelerating)")
     serve.set_defaults(func=_serve)
+
+
+def _event(text: str) -> DeformationEvent:
+    try:
+        return DeformationEvent.parse(text)
+    except SandboxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _serve(args: argparse.Namespace) -> int:
     options = SandboxOptions(data_dir=args.data_dir, now=args.now, job_seconds=args.job_seconds,
-                             grid_size=args.grid_size, seed=args.seed)
+                             grid_size=args.grid_size, seed=args.seed,
+                             extra={"initial_events": args.event})
     sandbox = Sandbox(options, host=args.host, port=args.port)
     print(f"# insarhub sandbox on {sandbox.url} (Ctrl-C stops it)")
     for key, value in sandbox.env().items():

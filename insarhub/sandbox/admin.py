@@ -1,4 +1,4 @@
-"""`SandboxAdmin`: a client for a running sandbox's admin routes (clock and faults)."""
+"""`SandboxAdmin`: a client for a running sandbox's admin routes (clock, faults, events)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,17 @@ class SandboxAdmin:
 
     def clear_faults(self) -> None:
         self._call("POST", "faults", {})
+
+    def add_event(self, lon: float, lat: float, start: str, magnitude_mm: float = -30.0,
+                  sigma_m: float = 400.0, kind: str = "step", **more: Any) -> list[dict[str, Any]]:
+        """Inject a deformation event into the simulated Earth (products rendered from now
+        on show it on the acquisitions from `start`); returns every event."""
+        body = {"lon": lon, "lat": lat, "start": start, "magnitude_mm": magnitude_mm,
+                "sigma_m": sigma_m, "kind": kind, **more}
+        return list(self._call("POST", "events", body))
+
+    def events(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "events"))
+
+    def clear_events(self) -> None:
+        self._call("DELETE", "events")

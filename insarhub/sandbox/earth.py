@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pyproj import Transformer
@@ -40,6 +41,7 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import Point
 
 from insarhub.errors import SandboxError
+from insarhub.sandbox import earth_events
 from insarhub.sandbox import earth_format as fmt
 from insarhub.sandbox.earth_format import GeoGrid, Layer, PairGeometry, product_name
 from insarhub.sandbox.earth_multiburst import burst_anchor, clip_to_footprint
@@ -138,7 +140,7 @@ class SimulatedEarth:
                  unwrap_error_rate: float = 0.0,
                  center: tuple[float, float] | None = None,
                  sites: Sequence[tuple[float, float]] = DEFAULT_SITES,
-                 cache_dates: int = 128) -> None:
+                 cache_dates: int = 128, events: list[Any] | None = None) -> None:
         if grid_size < 16:
             raise SandboxError(f"grid_size {grid_size} is too small; use at least 16 pixels")
         self.seed = seed
@@ -157,6 +159,7 @@ class SimulatedEarth:
         self.unwrap_error_rate = unwrap_error_rate if noise else 0.0
         self.center = center
         self.sites = tuple(sites)
+        self.events = events if events is not None else []  # earth_events.DeformationEvent
         self.margin = max(2, grid_size // 25)
         self._canvases: dict[tuple[str, float], _Canvas] = {}
         self._atmosphere_cache: OrderedDict[tuple[str, float, date], np.ndarray] = OrderedDict()
@@ -333,6 +336,9 @@ class SimulatedEarth:
         vertical = canvas.velocity_vertical * t + canvas.seasonal_vertical * math.sin(2 * math.pi * t)
         if self.step_date and day >= self.step_date:
             vertical = vertical + canvas.step_vertical
+        injected = earth_events.vertical_displacement(self.events, canvas.grid, day)
+        if injected is not None:
+            vertical = vertical + injected
         return vertical * canvas.cos_inc
 
     def _delay(self, canvas: _Canvas, stack_key: str, day: date) -> np.ndarray:

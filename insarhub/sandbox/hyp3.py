@@ -182,7 +182,8 @@ class Hyp3Service:
         self.renderer = ProductRenderer(Path(options.data_dir), catalog.lookup, self._rendered,
                                         seed=options.seed, grid_size=options.grid_size,
                                         workers=int(options.extra.get("render_workers", 1)),
-                                        center=tuple(center) if center else None)
+                                        center=tuple(center) if center else None,
+                                        events=options.extra.get("events"))
 
     def register(self, router: Router) -> None:
         routes = [

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from insarhub.sandbox import earth_events
 from insarhub.sandbox.earth_multiburst import SEPARATOR, group_record
 from insarhub.sandbox.hyp3_jobs import Job, Product
 from insarhub.sandbox.hyp3_multiburst import MULTI_BURST, check_contiguous
@@ -49,7 +50,7 @@ class ProductRenderer:
 
     def __init__(self, data_dir: Path, lookup: Lookup, on_done: Done, seed: int = 0,
                  grid_size: int = 60, workers: int = 1,
-                 center: tuple[float, float] | None = None) -> None:
+                 center: tuple[float, float] | None = None, events: list[Any] | None = None) -> None:
         self.products_dir = data_dir / "products"
         self.truth_dir = data_dir / "truth"
         self.lookup = lookup
@@ -57,6 +58,7 @@ class ProductRenderer:
         self.seed = seed
         self.grid_size = grid_size
         self.center = center
+        self.events = events if events is not None else []  # shared with the sandbox's EventBook
         self._queue: queue.Queue[Job] = queue.Queue()
         self._lock = threading.Lock()
         self._queued: set[str] = set()
@@ -97,7 +99,7 @@ class ProductRenderer:
                 from insarhub.sandbox.earth import SimulatedEarth
 
                 self._earth = SimulatedEarth(seed=self.seed, grid_size=self.grid_size,
-                                             center=self.center)
+                                             center=self.center, events=self.events)
             return self._earth
 
     def _run(self, job: Job) -> None:
@@ -164,6 +166,7 @@ class ProductRenderer:
             else:
                 write = ordered
             self._simulated_earth().write_truth(key, write, out_dir, looks=looks)
+            earth_events.write_truth(self.events, out_dir)
             (out_dir / "scenes.txt").write_text("".join(f"{s.name}\n" for s in ordered))
 
     def _known_truth_scenes(self, key: str) -> dict[str, SceneRecord]:

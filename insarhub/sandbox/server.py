@@ -3,7 +3,8 @@
 Admin routes (never faulted), used by tests and the demo through `SandboxAdmin`:
 `GET /_sandbox/health`, `GET|POST /_sandbox/clock` (`{"now": iso}`, `{"advance_days": n}` or `{"reset": true}`),
 `GET|POST /_sandbox/faults` (`{"group": {"error_rate": .., "latency_s": .., "drop_rate": ..}}`,
-`{}` clears them).
+`{}` clears them),
+`GET|POST|DELETE /_sandbox/events` (deformation events of the simulated Earth, see `earth_events`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from insarhub.errors import SandboxError
 from insarhub.sandbox.clock import SandboxClock
+from insarhub.sandbox.earth_events import DeformationEvent, EventBook
 from insarhub.sandbox.http import (
     Faults,
     Request,
@@ -56,6 +59,10 @@ class Sandbox:
         self.router = Router()
         self.server = SandboxHTTPServer((host, port), self.router, seed=options.seed)
         self.services: dict[str, Service] = {}
+        initial = [e if isinstance(e, DeformationEvent) else DeformationEvent.from_dict(e)
+                   for e in options.extra.get("initial_events", [])]
+        self.events = EventBook(options.data_dir, initial)
+        options.extra["events"] = self.events.events  # the list the simulated Earth reads
         self._register_admin()
         self._build_services()
 
@@ -112,6 +119,9 @@ class Sandbox:
         add("POST", "/_sandbox/clock", self._set_clock, "admin")
         add("GET", "/_sandbox/faults", self._get_faults, "admin")
         add("POST", "/_sandbox/faults", self._set_faults, "admin")
+        add("GET", "/_sandbox/events", lambda r: json_response(self.events.listing()), "admin")
+        add("POST", "/_sandbox/events", self._add_event, "admin")
+        add("DELETE", "/_sandbox/events", self._clear_events, "admin")
 
     def _get_clock(self, request: Request) -> Response:
         return json_response({"now": self.clock.now().isoformat()})
@@ -125,6 +135,17 @@ class Sandbox:
         if "advance_days" in body:
             self.clock.advance(days=float(body["advance_days"]))
         return self._get_clock(request)
+
+    def _add_event(self, request: Request) -> Response:
+        try:
+            event = DeformationEvent.from_dict(request.json() or {})
+        except SandboxError as exc:
+            return error_response(400, str(exc))
+        return json_response(self.events.add(event))
+
+    def _clear_events(self, request: Request) -> Response:
+        self.events.clear()
+        return json_response([])
 
     def _get_faults(self, request: Request) -> Response:
         return json_response({g: f.to_dict() for g, f in self.server.faults.items()})

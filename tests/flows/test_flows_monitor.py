@@ -12,7 +12,7 @@ import requests
 from flowkit import AOI, SandboxUser, artifacts_of_run
 from prefect.settings import PREFECT_API_URL
 
-from flows.monitor import ANOMALY_EVENT, aoi_slot, check_anomaly, monitor_aoi
+from flows.monitor import ANOMALY_EVENT, aoi_slot, monitor_aoi
 from insarhub.ledger import Ledger
 from insarhub.monitoring import MonitorConfig, acquisition_date, aoi_lock
 
@@ -58,7 +58,7 @@ def anomaly_events(aoi_name: str, dates: set[str] | None = None,
 def test_two_cycles_add_one_date_and_submit_only_its_pairs(
         flow_sandbox: Any, sandbox_user: SandboxUser, s3: Any, tmp_path: Path) -> None:
     s3.client().create_bucket(Bucket="insar-products")
-    path = write_config(tmp_path, "utah-two-cycles", alert={"threshold_mm": 0.0, "min_dates": 3},
+    path = write_config(tmp_path, "utah-two-cycles",
                         publish={"bucket": "insar-products", "prefix": "monitoring",
                                  "endpoint_url": s3.endpoint_url})
 
@@ -96,16 +96,15 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert Path(second["products"]["displacement.tif"]).is_file()
     assert prefix + "displacement.tif" in second["published"]["uploaded"]  # one band more
 
-    # threshold 0 mm: every newest date "leaves the trend", so each cycle emitted the event
-    assert second["anomaly"]["anomalous"] and second["anomaly"]["date"] == "20200219"
-    events = anomaly_events("utah-two-cycles", {"20200207", "20200219"})
-    assert {e["payload"]["date"] for e in events} >= {"20200207", "20200219"}
+    # 5 dates: too few to know each pixel's noise, so no alert and no event
+    assert second["anomaly"]["anomalous"] is False and "needed" in second["anomaly"]["reason"]
+    assert anomaly_events("utah-two-cycles", timeout=3.0) == []
 
-    # the summary on the run: the verdict first, new dates as a count, the event's payload
+    # the summary on the run: the verdict first, new dates as a count, the check's result
     on_run = artifacts_of_run(state.state_details.flow_run_id)
     summary = on_run["utah-two-cycles-monitoring"].data
     first_line = summary.splitlines()[0]
-    assert first_line.startswith("# utah-two-cycles: ANOMALY on 2020-02-19")
+    assert first_line.startswith("# utah-two-cycles: No verdict yet")
     assert "1 new date (2020-02-19)" in summary
     assert f"| residual_mm | {second['anomaly']['residual_mm']} |" in summary
     assert "S1A_IW_SLC" not in summary  # no wall of granule names
@@ -115,13 +114,6 @@ def test_two_cycles_add_one_date_and_submit_only_its_pairs(
     assert any("velocity.png" in u and "X-Amz-Signature=" in u for u in links)
     for url in links:
         assert requests.get(url, timeout=30).status_code == 200, url
-
-    # within the threshold: no event (the same outputs, an AOI config with a huge threshold)
-    calm = MonitorConfig.from_yaml(path).model_copy(update={"name": "utah-calm"})
-    calm.alert.threshold_mm = 1e6
-    report = check_anomaly(calm, "p100_f466", str(folder))
-    assert report["anomalous"] is False and report["residual_mm"] > 0
-    assert anomaly_events("utah-calm", timeout=3.0) == []
 
     third = monitor_aoi(str(path))  # nothing new: nothing submitted, nothing recomputed
     assert third["status"] == "up to date"
@@ -141,6 +133,40 @@ def test_a_second_run_of_the_same_aoi_stops(sandbox_user: SandboxUser, tmp_path:
     assert result["status"] == "skipped"
     assert config.concurrency_key in result["reason"]
     assert sandbox_user.jobs() == []
+
+
+EVENT = {"lon": -112.858, "lat": 37.874, "magnitude_mm": -80.0, "sigma_m": 500.0}
+
+
+def test_an_injected_event_raises_one_alert_near_it_and_none_without(
+        flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
+    from insarhub.sandbox.earth_events import DeformationEvent, distance_m
+
+    flow_sandbox.admin.set_now("2020-05-20T00:00:00+00:00")  # 12 dates: 2020-01-0x .. 05-1x
+    quiet = monitor_aoi(str(write_config(tmp_path, "utah-quiet")))
+    assert len(quiet["timeseries"]["dates"]) == 12
+    assert quiet["anomaly"]["regions"] == [] and "no region" in quiet["anomaly"]["reason"]
+
+    flow_sandbox.admin.add_event(start="2020-04-25", **EVENT)  # the two newest dates show it
+    try:
+        loud = monitor_aoi(str(write_config(tmp_path, "utah-event")))
+    finally:
+        flow_sandbox.admin.clear_events()
+    truth = DeformationEvent.from_dict({**EVENT, "start": "2020-04-25"})
+    dates = loud["timeseries"]["dates"]
+    regions = loud["anomaly"]["regions"]
+    assert regions, loud["anomaly"]["reason"]
+    nearest = min(regions, key=lambda r: distance_m(truth, r["lat"], r["lon"]))
+    assert distance_m(truth, nearest["lat"], nearest["lon"]) < 600
+    assert nearest["magnitude_mm"] < 0 and nearest["first_date"] == dates[-2]
+    assert Path(loud["anomaly"]["figure"]).is_file()
+    events = anomaly_events("utah-event", {dates[-1]})
+    payload = next(e["payload"] for e in events
+                   if e["payload"]["region_id"] == nearest.get("region_id", 1))
+    assert {"lat", "lon", "row", "col", "extent_km2", "magnitude_mm", "first_date",
+            "significance", "status"} <= set(payload)
+    assert payload["status"] == "confirmed"
+    assert anomaly_events("utah-quiet", timeout=3.0) == []
 
 
 def test_a_custom_run_takes_overrides_and_its_own_aoi_tag(

@@ -1,14 +1,14 @@
-"""insarhub.monitoring without Prefect: configs, new acquisitions, anomalies, the AOI lock."""
+"""insarhub.monitoring without Prefect: configs, new acquisitions, the AOI lock (anomalies:
+tests/anomaly)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from insarhub.errors import ConfigError
@@ -17,7 +17,6 @@ from insarhub.monitoring import (
     MonitorConfig,
     acquisition_date,
     aoi_lock,
-    detect_anomaly,
     find_config,
     list_configs,
     new_acquisitions,
@@ -97,44 +96,6 @@ def test_new_acquisitions_after_the_last_processed_date() -> None:
     assert acquisition_date("S1_372326_IW3_20180815T151558_VV_6BD3-BURST") == date(2018, 8, 15)
     with pytest.raises(ConfigError, match="no acquisition time"):
         acquisition_date("not-a-granule")
-
-
-def _series(n: int, velocity_mm_yr: float, noise_mm: float, jump_mm: float = 0.0,
-            shape: tuple[int, int] = (20, 20)) -> tuple[list[date], np.ndarray]:
-    rng = np.random.default_rng(1)
-    dates = [date(2020, 1, 2) + timedelta(days=12 * i) for i in range(n)]
-    years = np.array([(d - dates[0]).days / 365.25 for d in dates])
-    seasonal = 3.0 * np.sin(2 * np.pi * years)
-    mm = velocity_mm_yr * years + seasonal
-    cube = mm[:, None, None] + rng.normal(0, noise_mm, (n, *shape))
-    cube[-1] += jump_mm
-    return dates, cube / 1000.0
-
-
-def test_anomaly_when_the_newest_date_leaves_the_trend() -> None:
-    dates, cube = _series(12, -40.0, 0.5)
-    calm = detect_anomaly(dates, cube, threshold_mm=5.0)
-    assert not calm.anomalous and calm.residual_mm < 5.0
-    assert calm.valid_pixels == 400 and calm.date == dates[-1].strftime("%Y%m%d")
-
-    dates, cube = _series(12, -40.0, 0.5, jump_mm=-15.0)
-    jump = detect_anomaly(dates, cube, threshold_mm=5.0)
-    assert jump.anomalous and 12.0 < jump.residual_mm < 18.0
-    assert jump.pixels_over == 400
-
-    mask = np.zeros((20, 20), dtype=bool)
-    mask[:2, :3] = True
-    masked = detect_anomaly(dates, cube, threshold_mm=5.0, mask=mask)
-    assert masked.valid_pixels == 6
-    assert masked.row is not None and masked.row < 2 and masked.col is not None and masked.col < 3
-
-
-def test_anomaly_needs_enough_dates_and_matching_shapes() -> None:
-    dates, cube = _series(4, -40.0, 0.5, jump_mm=-50.0)
-    short = detect_anomaly(dates, cube, threshold_mm=5.0, min_dates=4)
-    assert not short.anomalous and "4 needed" in short.reason
-    with pytest.raises(ConfigError, match="must match"):
-        detect_anomaly(dates[:-1], cube, threshold_mm=5.0)
 
 
 def test_aoi_lock_excludes_a_second_process(tmp_path: Path) -> None:

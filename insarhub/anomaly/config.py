@@ -1,0 +1,33 @@
+"""`AlertConfig`: when a monitoring cycle reports a deformation anomaly."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+log = logging.getLogger(__name__)
+
+
+class AlertConfig(BaseModel):
+    """Alert on a local region whose newest displacement leaves its own trend by more than its
+    own noise (at the `false_alarm_rate` per cycle over the whole AOI) and by `threshold_mm`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold_mm: float = Field(default=10.0, ge=0)  # least |magnitude| of a reported region
+    false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)  # per cycle, event-free AOI
+    scales_m: list[float] = Field(default_factory=lambda: [250.0, 500.0, 1000.0],
+                                  min_length=1)  # Gaussian widths of the sought bowls
+    min_coherence: float = Field(default=0.7, ge=0, le=1)  # temporal coherence of reliable pixels
+    min_dates: int = Field(default=8, ge=5)  # dates before the newest two that fit the trend
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_percentile(cls, data: Any) -> Any:
+        """Configs written before regions were detected carry `percentile`: it is ignored."""
+        if isinstance(data, dict) and "percentile" in data:
+            data = {k: v for k, v in data.items() if k != "percentile"}
+            log.info("alert.percentile is no longer used (anomalies are detected as regions)")
+        return data

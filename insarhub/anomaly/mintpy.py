@@ -1,0 +1,136 @@
+"""`anomaly_from_mintpy`: judge the newest date of MintPy's standard outputs in a folder."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from insarhub.anomaly.config import AlertConfig
+from insarhub.anomaly.detector import detect_anomaly
+from insarhub.anomaly.report import AnomalyReport
+from insarhub.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_METRES_PER_DEGREE = 111_320.0
+
+
+def timeseries_file(mintpy_dir: str | Path) -> Path:
+    """MintPy's final displacement time series in `mintpy_dir` (the most corrected one)."""
+    folder = Path(mintpy_dir)
+    candidates = [p for p in folder.glob("timeseries*.h5")
+                  if "Residual" not in p.name and "Decomp" not in p.name]
+    if not candidates:
+        raise ConfigError(f"no MintPy time series (timeseries*.h5) in {folder}; "
+                          "run the analysis first")
+    # the longest name carries the most corrections (timeseries_ERA5_ramp_demErr.h5)
+    return max(candidates, key=lambda p: (len(p.stem), p.stat().st_mtime))
+
+
+def _first_dataset(path: Path, names: tuple[str, ...]) -> np.ndarray | None:
+    import h5py
+
+    if not path.is_file():
+        return None
+    with h5py.File(path, "r") as h5:
+        for name in names:
+            if name in h5:
+                return np.asarray(h5[name][()])
+        return np.asarray(h5[next(iter(h5))][()]) if len(h5) else None
+
+
+def pixel_size_m(attrs: Mapping[str, Any]) -> float:
+    """The ground pixel size (m) from MintPy's geocoding attributes (80 m if unknown)."""
+    if "X_STEP" not in attrs:
+        return 80.0
+    dx, dy = abs(float(attrs["X_STEP"])), abs(float(attrs["Y_STEP"]))
+    if str(attrs.get("Y_UNIT", attrs.get("X_UNIT", "degrees"))).lower().startswith("deg"):
+        lat = float(attrs.get("Y_FIRST", 0.0))
+        dx *= _METRES_PER_DEGREE * math.cos(math.radians(lat))
+        dy *= _METRES_PER_DEGREE
+    return math.sqrt(dx * dy)
+
+
+def anomaly_from_mintpy(mintpy_dir: str | Path, alert: AlertConfig) -> AnomalyReport:
+    """`detect_anomaly` on MintPy's outputs in `mintpy_dir`: `timeseries*.h5`, reliable pixels
+    from `maskTempCoh.h5` (else `temporalCoherence.h5` >= `alert.min_coherence`), height from
+    `inputs/geometry*.h5` when there; regions located in lat/lon from the geocoding."""
+    import h5py
+
+    folder = Path(mintpy_dir)
+    path = timeseries_file(folder)
+    with h5py.File(path, "r") as h5:
+        series = h5["timeseries"][()]
+        dates = [datetime.strptime(d.decode(), "%Y%m%d").date() for d in h5["date"][()]]
+        attrs = dict(h5.attrs)
+    mask = _first_dataset(folder / "maskTempCoh.h5", ("mask",))
+    coherence = _first_dataset(folder / "temporalCoherence.h5", ("temporalCoherence",))
+    reliable = np.ones(series.shape[1:], dtype=bool)
+    if mask is not None:
+        reliable &= mask.astype(bool)
+    if coherence is not None:
+        reliable &= coherence >= alert.min_coherence
+    height = None
+    for name in ("geometryGeo.h5", "geometryRadar.h5"):
+        height = _first_dataset(folder / "inputs" / name, ("height",))
+        if height is not None:
+            break
+    if height is not None and height.shape != series.shape[1:]:
+        height = None
+    report = detect_anomaly(dates, series, alert.threshold_mm, mask=reliable, height=height,
+                            pixel_size_m=pixel_size_m(attrs),
+                            false_alarm_rate=alert.false_alarm_rate, scales_m=alert.scales_m,
+                            min_dates=alert.min_dates)
+    locate(report, attrs)
+    return report
+
+
+def locate(report: AnomalyReport, attrs: Mapping[str, Any]) -> None:
+    """Fill lat/lon (and map x/y) of the report and its regions from MintPy's geocoding."""
+    if "Y_FIRST" not in attrs:
+        return
+    transform = _to_lonlat(attrs)
+    if report.row is not None:
+        report.lat, report.lon = _lat_lon(attrs, transform, report.row, report.col or 0)[2:]
+    for region in report.regions:
+        region.x, region.y, region.lat, region.lon = _lat_lon(attrs, transform, region.row,
+                                                              region.col)
+
+
+def _lat_lon(attrs: Mapping[str, Any], transform: Any, row: float, col: float
+             ) -> tuple[float, float, float | None, float | None]:
+    y = float(attrs["Y_FIRST"]) + (row + 0.5) * float(attrs["Y_STEP"])
+    x = float(attrs["X_FIRST"]) + (col + 0.5) * float(attrs["X_STEP"])
+    if transform is None:
+        return x, y, None, None
+    if transform == "degrees":
+        return x, y, round(y, 6), round(x, 6)
+    lon, lat = transform.transform(x, y)
+    return x, y, round(lat, 6), round(lon, 6)
+
+
+def _to_lonlat(attrs: Mapping[str, Any]) -> Any:
+    if str(attrs.get("Y_UNIT", "degrees")).lower().startswith("deg"):
+        return "degrees"
+    epsg = attrs.get("EPSG") or attrs.get("UTM_ZONE")
+    if epsg is None:
+        return None
+    try:
+        from pyproj import Transformer
+
+        crs = f"EPSG:{int(epsg)}" if str(epsg).isdigit() else _utm_epsg(str(epsg))
+        return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    except Exception as exc:  # the location is a convenience; never fail the check on it
+        log.debug("could not convert the anomaly location to lat/lon: %s", exc)
+        return None
+
+
+def _utm_epsg(zone: str) -> str:
+    number, band = int(zone[:-1]), zone[-1].upper()
+    return f"EPSG:{32600 + number if band >= 'N' else 32700 + number}"
