@@ -1,7 +1,7 @@
 """Generated bursts as ASF's CMR serves them: the UMM-G item and the catalog entry.
 
 The item follows ASF's real burst records (the recorded `S1_372326_IW3_20180815T151558_VV_6BD3-BURST`,
-`../shared/fixtures/asf_search/SLC_BURST.yml`): the same AdditionalAttributes that asf_search
+`tests/fixtures/asf_search/SLC_BURST.yml`): the same AdditionalAttributes that asf_search
 14.1's `S1BurstProduct` reads (BURST_ID_FULL/RELATIVE/ABSOLUTE, BURST_INDEX, SUBSWATH_NAME,
 AZIMUTH_TIME, AZIMUTH_ANX_TIME, SAMPLES_PER_BURST, BYTE_OFFSET/LENGTH ...), state vectors and
 ascending-node time for its baselines, the "USE SERVICE API" links to the burst's GeoTIFF and

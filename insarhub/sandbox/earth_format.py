@@ -2,7 +2,7 @@
 
 Kept apart from the physics in `earth` so that the layout of a real product (what MintPy's
 `prep_hyp3` parses) is in one place. Layouts copied from real products
-(`../shared/fixtures/mintpy/*.txt`).
+(`tests/fixtures/mintpy/*.txt`).
 """
 
 from __future__ import annotations

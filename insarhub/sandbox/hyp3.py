@@ -1,6 +1,6 @@
 """The sandbox HyP3 API: ASF's HyP3 protocol over loopback, for hyp3_sdk unchanged.
 
-Routes (`../shared/fixtures/hyp3/openapi-spec.yml.j2`), fault group "hyp3":
+Routes (`tests/fixtures/hyp3/openapi-spec.yml.j2`), fault group "hyp3":
   GET /user, GET /costs, POST /jobs (1..200 jobs, validate_only), GET /jobs (start, end,
   status_code, name, job_type, user_id; pages of `page_size` jobs with an absolute `next` URL),
   GET /jobs/{job_id}, PATCH /jobs (rename up to 100 jobs), PATCH /jobs/{job_id}.

@@ -3,7 +3,7 @@
 Two passes, in the real API's order:
 
 1. schema: the request body and each job against the OpenAPI document
-   (`../shared/fixtures/hyp3/openapi-spec.yml.j2`: `post_jobs_body`, `list_of_new_jobs` 1..200,
+   (`tests/fixtures/hyp3/openapi-spec.yml.j2`: `post_jobs_body`, `list_of_new_jobs` 1..200,
    `name` 1..100 characters) and the job type's `api_schema` blocks from the job specs copied
    byte for byte into `insarhub/sandbox/data/hyp3_<JOB_TYPE>.yml` (ASFHyP3/hyp3 @ 0973e6d73ad9,
    BSD-3): granule patterns and lengths, `looks` enums, types, no unknown parameters;
