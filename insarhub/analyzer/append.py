@@ -21,12 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import shutil
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +41,7 @@ from insarhub.analyzer.incremental import (
 )
 from insarhub.analyzer.journal import STACK, AppendJournal
 from insarhub.analyzer.process import run_marked
-from insarhub.analyzer.runner import MARK, MASK_STEP
+from insarhub.analyzer.runner import MARK, MASK_STEP, report_failure, report_peak_memory
 from insarhub.analyzer.template import read_template, write_template
 from insarhub.analyzer.update_plan import STATE_NAME, UpdatePlan, write_state
 from insarhub.errors import MintPyError
@@ -142,13 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             journal.move(files)
         status = 0
     except BaseException as exc:  # MintPy raises anything, SystemExit included
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        traceback.print_exc(file=sys.stdout)
-        print(f"{MARK} step failed {step} {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-              flush=True)
+        report_failure(step, exc)
         status = 1
-    print(f"{MARK} peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}", flush=True)
+    report_peak_memory()
     return status
 
 

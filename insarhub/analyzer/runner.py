@@ -20,6 +20,21 @@ import time
 import traceback
 
 MARK = "##insarhub"
+
+
+def report_failure(step: str, exc: BaseException) -> None:
+    """The traceback and the marker line the parent reads (Ctrl-C is raised again)."""
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+    traceback.print_exc(file=sys.stdout)
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    print(f"{MARK} step failed {step} {type(exc).__name__}: {first}", flush=True)
+
+
+def report_peak_memory() -> None:
+    """This process's peak resident memory, as a marker line."""
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{MARK} peak_rss_mb {peak_kb / 1024:.1f}", flush=True)
 MASK_STEP = "mask_temporal_coherence"
 
 
@@ -72,14 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{MARK} step done plot {time.perf_counter() - started:.2f}", flush=True)
         app.close()
     except BaseException as exc:  # MintPy raises anything, SystemExit included
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        traceback.print_exc(file=sys.stdout)
-        print(f"{MARK} step failed {step} {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-              flush=True)
+        report_failure(step, exc)
         status = 1
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{MARK} peak_rss_mb {peak_kb / 1024:.1f}", flush=True)
+    report_peak_memory()
     return status
 
 
