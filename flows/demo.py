@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from insarhub.cli.flows import patient_ephemeral_server
+
 AOI = [-113.05, 37.74, -112.68, 38.0]
 STACKS: dict[str, Any] = {"S1_SLC": (100, 466), "S1_Burst": "p100_IW2-3_213494-213496"}
 SANDBOX_NOW = "2021-01-01T00:00:00+00:00"
@@ -39,6 +41,7 @@ def _environment(workdir: Path) -> None:
     os.environ["PREFECT_HOME"] = str((workdir / "prefect").resolve())
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.pop("PREFECT_API_URL", None)  # an ephemeral server, whatever the profile says
+    patient_ephemeral_server()
 
 
 def main(argv: list[str] | None = None) -> int:

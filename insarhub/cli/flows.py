@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     cycle.set_defaults(func=_monitor_run)
 
 
+def patient_ephemeral_server() -> None:
+    """Give a temporary local Prefect server time to start on a busy machine (Prefect waits
+    20 s; its first start on a fresh PREFECT_HOME alone takes ~15 s)."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
 def _run(args: argparse.Namespace) -> int:
     network = parse_json(args.network, "--network") or {}
     if args.max_degree is not None:
         network["max_degree"] = args.max_degree
+    patient_ephemeral_server()
     from flows.pipeline import insar_pipeline, with_dask
 
     flow: Any = with_dask(args.dask) if args.dask else insar_pipeline
@@ -202,6 +210,7 @@ def _monitor_list(args: argparse.Namespace) -> int:
 
 
 def _monitor_run(args: argparse.Namespace) -> int:
+    patient_ephemeral_server()
     from flows.monitor import monitor_aoi
 
     result = monitor_aoi(args.config, str(args.config_dir))
