@@ -6,21 +6,23 @@ Area-specific fixtures live in the conftest.py of each tests/ sub-folder.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from servers import S3Server  # tests/ is on sys.path (this conftest lives there)
+from servers import (  # tests/ is on sys.path (this conftest lives there)
+    S3Server,
+    SandboxProcess,
+    free_port,
+    start_sandbox,
+    stop_sandbox,
+)
 
-from insarhub.sandbox.admin import SandboxAdmin
 from insarhub.sandbox.hyp3 import Hyp3Admin
-from insarhub.sandbox.server import SANDBOX_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real recorded data, see SOURCES.md
@@ -55,52 +57,6 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
 def fixtures_dir() -> Path:
     """`tests/fixtures`: real recorded ASF, HyP3 and MintPy data (sources in SOURCES.md)."""
     return FIXTURES
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class SandboxProcess:
-    """A sandbox served by `insarhub sandbox serve` in a subprocess."""
-
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    admin: SandboxAdmin
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"INSARHUB_ASF_URL": self.url, "INSARHUB_HYP3_URL": self.url,
-                "EARTHDATA_TOKEN": SANDBOX_TOKEN}
-
-
-def start_sandbox(data_dir: Path, *extra: str) -> SandboxProcess:
-    port = free_port()
-    cmd = [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
-           "--data-dir", str(data_dir), *extra]
-    log = (data_dir.parent / f"sandbox-{port}.log").open("wb")
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    admin = SandboxAdmin(url)
-    try:
-        admin.wait_healthy(timeout=60)
-    except Exception:
-        process.kill()
-        raise
-    return SandboxProcess(url, data_dir, process, admin)
-
-
-def stop_sandbox(proc: SandboxProcess) -> None:
-    proc.process.send_signal(signal.SIGINT)
-    try:
-        proc.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.process.kill()
-        proc.process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from insarhub.sandbox.admin import SandboxAdmin
+from insarhub.sandbox.server import SANDBOX_TOKEN
 
 
 @dataclass
@@ -18,3 +25,49 @@ class S3Server:
         import boto3
 
         return boto3.session.Session().client("s3", endpoint_url=self.endpoint_url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SandboxProcess:
+    """A sandbox served by `insarhub sandbox serve` in a subprocess."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    admin: SandboxAdmin
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"INSARHUB_ASF_URL": self.url, "INSARHUB_HYP3_URL": self.url,
+                "EARTHDATA_TOKEN": SANDBOX_TOKEN}
+
+
+def start_sandbox(data_dir: Path, *extra: str) -> SandboxProcess:
+    port = free_port()
+    cmd = [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+           "--data-dir", str(data_dir), *extra]
+    log = (data_dir.parent / f"sandbox-{port}.log").open("wb")
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    admin = SandboxAdmin(url)
+    try:
+        admin.wait_healthy(timeout=60)
+    except Exception:
+        process.kill()
+        raise
+    return SandboxProcess(url, data_dir, process, admin)
+
+
+def stop_sandbox(proc: SandboxProcess) -> None:
+    proc.process.send_signal(signal.SIGINT)
+    try:
+        proc.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.process.kill()
+        proc.process.wait()

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +10,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 from pyproj import Transformer
+from servers import start_sandbox, stop_sandbox
 
 from insarhub.errors import SandboxError
 from insarhub.sandbox.admin import SandboxAdmin
@@ -80,23 +77,8 @@ def test_events_through_the_admin_api_persist(tmp_path: Path) -> None:
 
 
 def test_sandbox_serve_takes_events_on_the_command_line(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    log = (tmp_path / "sandbox.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
-         "--data-dir", str(tmp_path / "data"), "--event=-112.86,37.872,2020-03-01,-30,400,step"],
-        stdout=log, stderr=subprocess.STDOUT)
+    served = start_sandbox(tmp_path / "data", "--event=-112.86,37.872,2020-03-01,-30,400,step")
     try:
-        admin = SandboxAdmin(f"http://127.0.0.1:{port}")
-        admin.wait_healthy(timeout=60)
-        assert admin.events() == [{**EVENT.to_dict(), "start": "2020-03-01"}]
+        assert served.admin.events() == [{**EVENT.to_dict(), "start": "2020-03-01"}]
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        stop_sandbox(served)
