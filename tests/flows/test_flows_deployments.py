@@ -45,10 +45,16 @@ class Stack:
 
     def api(self, method: str, path: str, **body: Any) -> Any:
         """One REST call; 503 (SQLite busy on a loaded machine) is retried, as Prefect's
-        own client does."""
+        own client does, and so is a read that timed out."""
+        reading = method == "GET" or path.endswith("/filter")  # safe to ask again
         for attempt in range(6):
-            response = requests.request(method, f"{self.server.api_url}{path}",
-                                        json=body or None, timeout=60)
+            try:
+                response = requests.request(method, f"{self.server.api_url}{path}",
+                                            json=body or None, timeout=60)
+            except requests.exceptions.Timeout:  # a server stalled by a loaded machine
+                if not reading or attempt == 5:
+                    raise
+                continue
             if response.status_code != 503:
                 break
             time.sleep(2 ** attempt)
