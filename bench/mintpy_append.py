@@ -136,6 +136,14 @@ def run_stage(args: argparse.Namespace, stage: str, workdir: Path, *extra: str) 
     return figures
 
 
+def _write(case: str, entry: dict) -> None:
+    """Keep the other cases of bench/results/mintpy_append.json; replace this one."""
+    existing = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    existing[case] = entry
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(existing, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", type=int, default=300)
@@ -159,19 +167,25 @@ def main() -> None:
     shutil.rmtree(base / "full", ignore_errors=True)
     shutil.rmtree(appended, ignore_errors=True)
     appended.mkdir(parents=True)
+    case = args.case or f"{args.dates}x{args.grid}"
+    results: dict = {}
+
+    def stage(name: str, stage: str, workdir: Path) -> None:
+        results[name] = run_stage(args, stage, workdir)
+        _write(case, {"partial": True, **results})  # a long case leaves what it measured so far
+
     try:
-        results = {"render": run_stage(args, "render", appended)}
-        results["initial_full"] = run_stage(args, "full", appended)  # the existing time series
-        results["render_new"] = run_stage(args, "render-new", appended)
+        stage("render", "render", appended)
+        stage("initial_full", "full", appended)  # the existing time series
+        stage("render_new", "render-new", appended)
         shutil.copytree(appended, full, symlinks=True)
-        results["append"] = run_stage(args, "append", appended)
-        results["full"] = run_stage(args, "full", full)
+        stage("append", "append", appended)
+        stage("full", "full", full)
         results["compare"] = compare(appended, full)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     ratio = results["append"]["wall_s"] / results["full"]["wall_s"]
-    case = args.case or f"{args.dates}x{args.grid}"
     summary = {
         "stack": {"grid": args.grid, "dates": args.dates, "new_dates": 1,
                   "interferograms": results["render"]["interferograms"] + results["render_new"]["interferograms"]},
@@ -192,10 +206,7 @@ def main() -> None:
             "time": ratio <= goals[case],
             "velocity": results["compare"]["velocity_rms_diff_mm_yr"] <= 0.5,
             "newest": results["compare"]["newest_rms_diff_mm"] <= 2.0}
-    existing = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    existing[case] = summary
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(existing, indent=1))
+    _write(case, summary)
     print(f"{case}: append {results['append']['wall_s']:.1f} s vs full {results['full']['wall_s']:.1f} s "
           f"(ratio {ratio:.3f}); velocity diff {results['compare']['velocity_rms_diff_mm_yr']} mm/yr, newest "
           f"diff {results['compare']['newest_rms_diff_mm']} mm; written {RESULTS}")

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,8 @@ log = logging.getLogger(__name__)
 KILL_ENV = "INSARHUB_APPEND_KILL_AT"  # test hook: SIGKILL the append process at a named point
 JOB_NAME = "append_job.json"
 STAGED = ("timeseries.h5", "timeseries_demErr.h5", "timeseriesResidual.h5", "timeseriesResidual_ramp.h5",
-          "temporalCoherence.h5", "numInvIfgram.h5", "avgSpatialCoh.h5", "maskTempCoh.h5", "velocity.h5",
-          "reference_date.txt", "rms_timeseriesResidual_ramp.txt", "rms_timeseriesResidual_ramp.pdf",
+          "temporalCoherence.h5", "numInvIfgram.h5", "avgSpatialCoh.h5", "avgPhaseVelocity.h5", "maskTempCoh.h5",
+          "velocity.h5",          "reference_date.txt", "rms_timeseriesResidual_ramp.txt", "rms_timeseriesResidual_ramp.pdf",
           STATE_NAME)
 FINISH_STEPS = (MASK_STEP, "residual_RMS", "reference_date", "velocity")
 
@@ -242,8 +243,14 @@ def _stage_series(mintpy_dir: Path, staging: Path, new_stack: Path, plan: Update
     num_pair, length, width = unw.shape
     ref_y, ref_x = int(stack_attrs["REF_Y"]), int(stack_attrs["REF_X"])
     phase2range = -float(stack_attrs["WAVELENGTH"]) / (4 * np.pi)
-    unw[unw == 0] = np.nan  # MintPy: zero phase is no data
+    span_years = np.array([(_day(b) - _day(a)).days / 365.25 for a, b in
+                           (pair.split("_") for pair in plan.new_pairs)])
+    referenced = (unw - unw[:, ref_y:ref_y + 1, ref_x:ref_x + 1]) * phase2range
+    sums = {"coherence": np.nan_to_num(coherence).sum(axis=0),  # as MintPy's quick overview: no-data kept
+            "velocity": np.nansum(referenced / span_years[:, None, None], axis=0)}
+    unw[unw == 0] = np.nan  # MintPy's inversion: zero phase is no data
     obs = ((unw - unw[:, ref_y:ref_y + 1, ref_x:ref_x + 1]) * phase2range).reshape(num_pair, -1)
+    del referenced
     weight = _weights(coherence.reshape(num_pair, -1), stack_attrs, template)
     del unw, coherence
 
@@ -281,29 +288,28 @@ def _stage_series(mintpy_dir: Path, staging: Path, new_stack: Path, plan: Update
                     metadata=coh_attrs, print_msg=False)
     writefile.write({"mask": count.reshape(length, width).astype(old_count.dtype)},
                     str(staging / "numInvIfgram.h5"), metadata=count_attrs, print_msg=False)
-    _stage_mean_coherence(mintpy_dir, staging, new_stack)
+    _stage_means(mintpy_dir, staging, sums, num_pair)
     if "timeseries_demErr.h5" in series_chain:
         _stage_dem_error(mintpy_dir, staging, plan, new, template_file, template)
 
 
-def _stage_mean_coherence(mintpy_dir: Path, staging: Path, new_stack: Path) -> None:
-    """avgSpatialCoh.h5: MintPy's mean coherence over the kept pairs, with the new pairs added."""
+def _stage_means(mintpy_dir: Path, staging: Path, sums: Mapping[str, np.ndarray], added: int) -> None:
+    """avgSpatialCoh.h5 and avgPhaseVelocity.h5: MintPy's means over the kept pairs (coherence,
+    and referenced phase over time span), with the `added` new pairs' `sums` taken in."""
     import h5py
     from mintpy.utils import writefile
 
-    path = mintpy_dir / "avgSpatialCoh.h5"
-    if not path.is_file():
-        return
-    mean, attrs = _read_h5(path, "coherence")
     with h5py.File(mintpy_dir / STACK, "r") as h5:
         kept_total = int(np.count_nonzero(h5["dropIfgram"][()]))
-    with h5py.File(new_stack, "r") as h5:
-        added = int(h5["coherence"].shape[0])
-        total = np.nan_to_num(h5["coherence"][()]).sum(axis=0)
     kept_old = kept_total - added
-    mean = (mean.astype(np.float64) * kept_old + total) / max(kept_total, 1)
-    writefile.write({"coherence": mean.astype(np.float32)}, str(staging / path.name), metadata=attrs,
-                    print_msg=False)
+    for name, dataset in (("avgSpatialCoh.h5", "coherence"), ("avgPhaseVelocity.h5", "velocity")):
+        path = mintpy_dir / name
+        if not path.is_file():
+            continue
+        mean, attrs = _read_h5(path, dataset)
+        total = sums[dataset].reshape(mean.shape)
+        mean = (mean.astype(np.float64) * kept_old + total) / max(kept_total, 1)
+        writefile.write({dataset: mean.astype(np.float32)}, str(staging / name), metadata=attrs, print_msg=False)
 
 
 def _stage_dem_error(mintpy_dir: Path, staging: Path, plan: UpdatePlan, raw_new: np.ndarray,
@@ -359,6 +365,10 @@ def _stage_dem_error(mintpy_dir: Path, staging: Path, plan: UpdatePlan, raw_new:
             residual = fit_residual(block.reshape(shape[0], -1).astype(np.float64), design, used)
             residual[:, ~inverted[row0:row0 + rows].reshape(-1)] = 0.0
             out["timeseries"][:, row0:row0 + rows, :] = residual.reshape(shape)
+
+
+def _day(yyyymmdd: str) -> datetime:
+    return datetime.strptime(yyyymmdd, "%Y%m%d")
 
 
 def _date_list(value: object) -> list[str]:

@@ -2,7 +2,9 @@
 
 Physics, in order:
 - trend: each pixel's linear (+ annual, over a year or more) trend is fitted to all dates but
-  the newest two; both are predicted, so neither leaks into its own reference;
+  the newest two; both are predicted, so neither leaks into its own reference. In the filtered
+  domain the trend's rate and season are shrunk by empirical Bayes (`trend`) where they do not
+  stand above the noise, so the prediction does not carry the past dates' atmosphere;
 - atmosphere is smooth and new on every date: a plane (and a height term) is removed from each
   residual map, and the maps are whitened by the noise spectrum of the past residuals inside
   a matched filter for bowls of a few hundred metres to a kilometre (`filters`);
@@ -28,7 +30,7 @@ from datetime import date
 import numpy as np
 from scipy import ndimage, special
 
-from insarhub.anomaly import filters, significance
+from insarhub.anomaly import filters, significance, trend
 from insarhub.anomaly.regions import find_regions
 from insarhub.anomaly.report import AnomalyRegion, AnomalyReport
 from insarhub.errors import ConfigError
@@ -158,25 +160,31 @@ def detect_anomaly(
 
     t = _years(ordered)
     design = _design(t, seasonal=t[fit_count - 1] - t[0] >= 0.9)
-    fit = design[:fit_count]
-    inverse = np.linalg.pinv(fit.T @ fit)
+    basis = trend.orthonormal_basis(design, fit_count).astype(np.float32)
     past = list(range(max(0, fit_count - NOISE_DATES), fit_count))
     use = [*past, fit_count, fit_count + 1]
     data = series[order[use]][:, valid].astype(np.float64)
-    coeffs = inverse @ fit.T @ series[order[:fit_count]][:, valid].astype(np.float64)
+    coeffs = basis[:fit_count].T.astype(np.float64) @ series[order[:fit_count]][:, valid].astype(np.float64)
     residual = np.zeros((len(use), *shape), dtype=np.float32)
-    residual[:, valid] = (data - design[use] @ coeffs).astype(np.float32)
+    residual[:, valid] = (data - basis[use] @ coeffs).astype(np.float32)
     maps = filters.remove_plane(residual, valid, height)
+    coefficient_maps = np.zeros((basis.shape[1] - 1, *shape), dtype=np.float32)
+    coefficient_maps[:, valid] = coeffs[1:]  # rate and seasons: the constant is never shrunk
 
     scales_px = [s / pixel_size_m for s in scales_m]
     matched, past_spectra = filters.make_filters(maps[:-2], scales_px)
     new_spectra = matched.spectra(maps[-2:])
+    coefficient_spectra = matched.spectra(filters.remove_plane(coefficient_maps, valid, height))
     z_maps, amplitudes, z_previous, lam2 = [], [], [], []
     dofs: list[float] = []
     maxima: list[np.ndarray] = []
     for index, scale in enumerate(scales_px):
         past_amp = matched.apply(past_spectra, index)
         new_amp = matched.apply(new_spectra, index)
+        taken = trend.shrunk_part(matched.apply(coefficient_spectra, index), past_amp, valid, scale,
+                                  fit_count, basis.shape[1])
+        past_amp += np.tensordot(basis[past, 1:], taken, axes=1)
+        new_amp += np.tensordot(basis[fit_count:fit_count + 2, 1:], taken, axes=1)
         past_pair = (past_amp[1:] + past_amp[:-1]) / 2
         new_pair = (new_amp[:1] + new_amp[1:]) / 2
         sigma, dof_one = _moderated_sigma(_per_date(past_amp, valid), valid, scale)

@@ -111,6 +111,13 @@ def test_append_adds_the_new_date_and_matches_a_full_inversion(appended: Appende
     assert rms(newest) * 1000 < 2.0
     coherence = read(ours / "temporalCoherence.h5", "temporalCoherence")
     assert rms(coherence - read(theirs / "temporalCoherence.h5", "temporalCoherence")) < 0.02
+    # MintPy's quick-overview means take the new pairs in, as a full run's do
+    for name, dataset, tolerance in (("avgSpatialCoh.h5", "coherence", 1e-4),
+                                     ("avgPhaseVelocity.h5", "velocity", 1e-5)):
+        difference = read(ours / name, dataset) - read(theirs / name, dataset)
+        assert rms(difference) < tolerance, name
+        before = read(appended.pending / "mintpy" / name, dataset)
+        assert rms(read(ours / name, dataset) - before) > 10 * tolerance, f"{name} not updated"
     # the old dates are held as they were (same reference date)
     series = read(ours / "timeseries_demErr.h5")
     with h5py.File(ours / "timeseries_demErr.h5") as h5:

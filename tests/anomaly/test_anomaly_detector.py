@@ -56,6 +56,21 @@ def test_strong_atmosphere_alone_is_quiet(seed: int) -> None:
     assert "no region" in report.reason
 
 
+def test_a_steady_local_subsidence_is_a_trend_not_an_anomaly() -> None:
+    """A 400 m bowl sinking 60 mm/yr since the first date is its pixels' own trend: only the
+    new event elsewhere is reported, not the old subsidence."""
+    s = stack(5, atmosphere_mm=4.0, event_mm=-30.0)
+    assert s.event is not None
+    rows, cols = np.mgrid[0:120, 0:120]
+    row, col = (30.0, 30.0) if s.event.row > 60 else (90.0, 90.0)
+    bowl = np.exp(-((rows - row) ** 2 + (cols - col) ** 2) * s.pixel_m ** 2 / (2 * 400.0 ** 2))
+    years = np.array([(d - s.dates[0]).days / 365.25 for d in s.dates], dtype=np.float32)
+    series = s.displacement_m - 0.060 * years[:, None, None] * bowl[None].astype(np.float32)
+    report = detect_anomaly(s.dates[:29], series[:29], height=s.height)
+    assert report.anomalous
+    assert all(distance_m(s, r.row, r.col) < 300 for r in report.regions), report.regions
+
+
 def test_the_user_threshold_in_mm_is_a_further_requirement() -> None:
     s = stack(3, atmosphere_mm=4.0, event_mm=-30.0)
     report = detect_anomaly(s.dates, s.displacement_m, 60.0, height=s.height)
