@@ -8,7 +8,11 @@ of one new date arrive and the same stack is brought up to date twice: by `prep_
 so its wall time and peak memory (max RSS of it and its MintPy subprocesses) are its own.
 Reports the time ratio, the velocity and newest-date displacement RMS differences between the
 two (land pixels), and both against the simulated truth. Writes bench/results/mintpy_append.json
-(one entry per case, kept across runs).
+(one entry per case, kept across runs; a case still running leaves its stages so far).
+
+The 150-date, 500x500 case takes hours (MintPy's weighted inversion is pixel by pixel): its
+last full run can be made at the same time on another folder (`--stage render`, `render-new`,
+`full` with `--workdir`), and the case finished with `--assemble`.
 """
 
 from __future__ import annotations
@@ -153,6 +157,8 @@ def main() -> None:
     parser.add_argument("--case", help="name of this case in the results (default: <dates>x<grid>)")
     parser.add_argument("--stage", choices=("render", "render-new", "append", "full"), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--assemble", type=Path, nargs=3, metavar=("APPENDED", "FULL", "FULL_FIGURES"),
+                        help="finish a --keep case whose last full run was made in FULL (see _assemble)")
     args = parser.parse_args()
     if args.stage:
         if args.stage.startswith("render"):
@@ -162,12 +168,15 @@ def main() -> None:
         print(json.dumps(figures))
         return
 
+    case = args.case or f"{args.dates}x{args.grid}"
+    if args.assemble:
+        _assemble(args, case, *args.assemble)
+        return
     base = args.keep or Path(tempfile.mkdtemp(prefix="insarhub-bench-append-"))
     appended, full = base / "p100_f466", base / "full" / "p100_f466"
     shutil.rmtree(base / "full", ignore_errors=True)
     shutil.rmtree(appended, ignore_errors=True)
     appended.mkdir(parents=True)
-    case = args.case or f"{args.dates}x{args.grid}"
     results: dict = {}
 
     def stage(name: str, stage: str, workdir: Path) -> None:
@@ -185,6 +194,11 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
+    _summarize(args, case, results)
+
+
+def _summarize(args: argparse.Namespace, case: str, results: dict) -> None:
+    """The case's entry in bench/results/mintpy_append.json, with its goals."""
     ratio = results["append"]["wall_s"] / results["full"]["wall_s"]
     summary = {
         "stack": {"grid": args.grid, "dates": args.dates, "new_dates": 1,
@@ -210,6 +224,21 @@ def main() -> None:
     print(f"{case}: append {results['append']['wall_s']:.1f} s vs full {results['full']['wall_s']:.1f} s "
           f"(ratio {ratio:.3f}); velocity diff {results['compare']['velocity_rms_diff_mm_yr']} mm/yr, newest "
           f"diff {results['compare']['newest_rms_diff_mm']} mm; written {RESULTS}")
+
+
+
+def _assemble(args: argparse.Namespace, case: str, appended: Path, full: Path, full_figures: Path) -> None:
+    """Finish a long case whose last full run was made elsewhere at the same time (`--stage
+    render`, `render-new`, `full` on another folder; its figures the last JSON line of
+    `full_figures`): take the partial results of `appended`'s run, compare, summarise."""
+    results = {k: v for k, v in json.loads(RESULTS.read_text())[case].items() if k != "partial"}
+    missing = {"render", "initial_full", "render_new", "append"} - set(results)
+    if missing:
+        raise SystemExit(f"case {case} has no {sorted(missing)} yet: run it with --keep first")
+    results["full"] = json.loads(full_figures.read_text().strip().splitlines()[-1])
+    results["full"]["note"] = f"run in {full} concurrently with the initial full run and the append"
+    results["compare"] = compare(appended, full)
+    _summarize(args, case, results)
 
 
 if __name__ == "__main__":
