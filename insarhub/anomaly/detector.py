@@ -56,14 +56,14 @@ def _design(t: np.ndarray, seasonal: bool) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def _moderated_sigma(amplitudes: np.ndarray, valid: np.ndarray, scale_px: float,
-                     samples: float | None = None) -> tuple[np.ndarray, float]:
+def _moderated_sigma(amplitudes: np.ndarray, valid: np.ndarray, scale_px: float
+                     ) -> tuple[np.ndarray, float]:
     """Each pixel's noise from its own past values (mean square around 0, n dof), moderated
     towards its neighbourhood's level (pooled over `POOL_SCALES` filter widths) by empirical
     Bayes (Smyth 2004, the limma moderated t): the weight d0 of the neighbourhood is how little
     the pixels differ from it beyond sampling noise. Returns the sigma map and the dof of the
-    moderated z (n + d0); `samples` is n when the values are not independent."""
-    n = float(samples or amplitudes.shape[0])
+    moderated z (n + d0)."""
+    n = float(amplitudes.shape[0])
     variance = np.mean(amplitudes.astype(np.float32) ** 2, axis=0)
     width = POOL_SCALES * scale_px
     weight = ndimage.gaussian_filter(valid.astype(np.float32), width, mode="constant")
@@ -188,15 +188,13 @@ def detect_anomaly(
         past_pair = (past_amp[1:] + past_amp[:-1]) / 2
         new_pair = (new_amp[:1] + new_amp[1:]) / 2
         sigma, dof_one = _moderated_sigma(_per_date(past_amp, valid), valid, scale)
-        sigma_pair, dof_pair = _moderated_sigma(_per_date(past_pair, valid), valid, scale,
-                                                samples=2 * (len(past) - 1) / 3)
-        dofs += [dof_one, dof_pair]
+        dofs += [dof_one, dof_one]  # a mean of two dates has the same per-pixel pattern
         lam2.append(significance.roughness(_per_date(past_amp[-ROUGHNESS_DATES:], valid) / sigma,
                                            valid))
-        past_z = [_per_date(past_amp, valid) / sigma, _per_date(past_pair, valid) / sigma_pair]
+        past_z = [_per_date(past_amp, valid) / sigma, _per_date(past_pair, valid) / sigma]
         maxima += [np.abs(np.where(valid, m, 0.0)).max(axis=(1, 2)) for m in past_z]
         single = _per_date(new_amp, valid) / sigma
-        z_maps += [single[1], _per_date(new_pair, valid)[0] / sigma_pair]
+        z_maps += [single[1], _per_date(new_pair, valid)[0] / sigma]
         amplitudes += [new_amp[1], new_pair[0]]
         z_previous.append(single[0])
     z = np.where(valid, np.stack(z_maps), 0.0).astype(np.float32)
