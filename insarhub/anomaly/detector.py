@@ -15,7 +15,7 @@ Physics, in order:
   tested (atmosphere averages down by sqrt 2, a lasting step does not);
 - a significance level that holds for the whole AOI (`significance`: random field theory,
   Bonferroni over scales, maps and signs, never below what the AOI's own past maxima give)
-  for `false_alarm_rate` per event-free cycle (the bench measures the real rate: about 1-3 %
+  for `false_alarm_rate` per event-free cycle (the bench measures the real rate: 1-4 %
   at the default 0.01 nominal, see bench/results/anomaly.json);
 - connected regions (`regions`) with centre, extent, magnitude, significance, first date and
   status: new (first seen on the newest date) or confirmed (seen on both newest dates).
