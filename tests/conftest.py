@@ -17,11 +17,11 @@ import pytest
 from servers import (  # tests/ is on sys.path (this conftest lives there)
     S3Server,
     SandboxProcess,
-    free_port,
     start_sandbox,
     stop_sandbox,
 )
 
+from flows.server import free_port
 from insarhub.sandbox.hyp3 import Hyp3Admin
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.server import free_port
 from insarhub.sandbox.admin import SandboxAdmin
 from insarhub.sandbox.server import SANDBOX_TOKEN
 
@@ -25,12 +25,6 @@ class S3Server:
         import boto3
 
         return boto3.session.Session().client("s3", endpoint_url=self.endpoint_url)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

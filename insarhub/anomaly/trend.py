@@ -27,7 +27,7 @@ def orthonormal_basis(design: np.ndarray, fit_count: int) -> np.ndarray:
     """The design's columns re-expressed on an orthonormal basis over its first `fit_count`
     rows: `basis[:fit_count]` is Q of a QR, later rows extrapolate it. The first column stays
     the constant (the design's first column is ones)."""
-    q, r = np.linalg.qr(design[:fit_count])
+    _, r = np.linalg.qr(design[:fit_count])
     signs = np.sign(np.diag(r))
     signs[signs == 0] = 1.0
     return (design @ np.linalg.inv(r)) * signs[None, :]
