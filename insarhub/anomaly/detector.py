@@ -15,8 +15,8 @@ Physics, in order:
   tested (atmosphere averages down by sqrt 2, a lasting step does not);
 - a significance level that holds for the whole AOI (`significance`: random field theory,
   Bonferroni over scales, maps and signs, never below what the AOI's own past maxima give)
-  for `false_alarm_rate` per event-free cycle (the bench measures the real rate: 1-4 %
-  at the default 0.01 nominal, see bench/results/anomaly.json);
+  for `false_alarm_rate` per event-free cycle, two thirds of it spent on the two newest dates'
+  mean (the bench measures the real rate, see bench/results/anomaly.json);
 - connected regions (`regions`) with centre, extent, magnitude, significance, first date and
   status: new (first seen on the newest date) or confirmed (seen on both newest dates).
 """
@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage, special
 
 from insarhub.anomaly import filters, significance, trend
+from insarhub.anomaly.config import DEFAULT_SCALES_M
 from insarhub.anomaly.regions import find_regions
 from insarhub.anomaly.report import AnomalyRegion, AnomalyReport
 from insarhub.errors import ConfigError
@@ -38,11 +39,11 @@ from insarhub.errors import ConfigError
 NOISE_DATES = 48  # the most recent past dates whose residuals give each pixel's noise
 Z_CONFIRM = 2.0  # a region is on a date when its z there reaches this (same sign)
 MAX_DOF = 1000.0
-MAD_TO_SIGMA = 1.4826
+SPREAD_TRIM = 0.02  # share of each tail left out of a map's spread (a local event, outliers)
+PAIR_SHARE = 2.0 / 3.0  # share of the false-alarm rate spent on the mean of the two newest dates
 POOL_SCALES = 2.0  # neighbourhood of the noise prior, in filter widths
 ROUGHNESS_DATES = 12  # past dates whose z-maps give the field's smoothness
 MIN_VALID_PIXELS = 64
-_DEFAULT_SCALES = (250.0, 500.0, 1000.0)
 
 
 def _years(dates: Sequence[date]) -> np.ndarray:
@@ -86,14 +87,27 @@ def _moderated_sigma(amplitudes: np.ndarray, valid: np.ndarray, scale_px: float
     return sigma, min(n + prior_dof, MAX_DOF)
 
 
+def _trimmed_std_factor(trim: float) -> float:
+    """The std of a standard normal cut at its `trim` and `1 - trim` quantiles."""
+    q = float(special.ndtri(1.0 - trim))
+    density = math.exp(-q * q / 2) / math.sqrt(2 * math.pi)
+    return math.sqrt(1.0 - 2 * q * density / (1.0 - 2 * trim))
+
+
+_TRIM_FACTOR = _trimmed_std_factor(SPREAD_TRIM)
+
+
 def _per_date(maps: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each map divided by its own robust spatial spread (MAD over the AOI): every date has its
-    own atmosphere, and its strength is read from that date (a local event barely moves it)."""
+    """Each map divided by its own spatial spread (the std of its central values, scaled to a
+    normal's): every date has its own atmosphere, and its strength is read from that date. The
+    trimmed std is robust to a local event or outliers and, unlike the MAD, nearly as precise
+    as the plain std (the spread's noise is noise in every z)."""
     step = max(1, int(valid.sum()) // 200_000)
     out = np.empty_like(maps)
     for index, one in enumerate(maps):
-        values = one[valid][::step]
-        spread = MAD_TO_SIGMA * float(np.median(np.abs(values - np.median(values))))
+        values = one[valid][::step].astype(np.float64)
+        low, high = np.quantile(values, [SPREAD_TRIM, 1.0 - SPREAD_TRIM])
+        spread = float(values[(values >= low) & (values <= high)].std()) / _TRIM_FACTOR
         out[index] = one / (spread if spread > 0 else 1.0)
     return out
 
@@ -124,8 +138,8 @@ def detect_anomaly(
     mask: np.ndarray | None = None,
     height: np.ndarray | None = None,
     pixel_size_m: float = 80.0,
-    false_alarm_rate: float = 0.01,
-    scales_m: Sequence[float] = _DEFAULT_SCALES,
+    false_alarm_rate: float = 0.02,
+    scales_m: Sequence[float] = DEFAULT_SCALES_M,
     min_dates: int = 8,
 ) -> AnomalyReport:
     """Regions of the newest date of `displacement_m` ((n_dates, rows, cols), metres, LOS)
@@ -187,22 +201,25 @@ def detect_anomaly(
         new_amp += np.tensordot(basis[fit_count:fit_count + 2, 1:], taken, axes=1)
         past_pair = (past_amp[1:] + past_amp[:-1]) / 2
         new_pair = (new_amp[:1] + new_amp[1:]) / 2
-        sigma, dof_one = _moderated_sigma(_per_date(past_amp, valid), valid, scale)
+        past_scaled = _per_date(past_amp, valid)
+        sigma, dof_one = _moderated_sigma(past_scaled, valid, scale)
         dofs += [dof_one, dof_one]  # a mean of two dates has the same per-pixel pattern
-        lam2.append(significance.roughness(_per_date(past_amp[-ROUGHNESS_DATES:], valid) / sigma,
-                                           valid))
-        past_z = [_per_date(past_amp, valid) / sigma, _per_date(past_pair, valid) / sigma]
+        lam2.append(significance.roughness(past_scaled[-ROUGHNESS_DATES:] / sigma, valid))
+        past_z = [past_scaled / sigma, _per_date(past_pair, valid) / sigma]
         maxima += [np.abs(np.where(valid, m, 0.0)).max(axis=(1, 2)) for m in past_z]
         single = _per_date(new_amp, valid) / sigma
         z_maps += [single[1], _per_date(new_pair, valid)[0] / sigma]
         amplitudes += [new_amp[1], new_pair[0]]
         z_previous.append(single[0])
     z = np.where(valid, np.stack(z_maps), 0.0).astype(np.float32)
-    tests = 2 * len(z_maps)  # two signs x (newest, both newest) x scales
+    # each map's share of the false-alarm rate, per sign: a lasting step (the two newest dates)
+    # is what most alerts are about, so the pair maps get PAIR_SHARE of it
+    shares = np.array([(1.0 - PAIR_SHARE, PAIR_SHARE)[k % 2] / (2 * len(scales_px))
+                       for k in range(len(z_maps))])
     area, perimeter = float(valid.sum()), float(significance.boundary_pixels(valid))
-    thresholds = np.array([max(significance.field_threshold(false_alarm_rate / tests, area,
+    thresholds = np.array([max(significance.field_threshold(false_alarm_rate * shares[k], area,
                                                             perimeter, lam2[k // 2], dofs[k]),
-                               significance.history_threshold(2 * false_alarm_rate / tests,
+                               significance.history_threshold(2 * false_alarm_rate * shares[k],
                                                               maxima[k]))
                            for k in range(len(z_maps))])
     raw, labels = find_regions(z, thresholds, np.stack(amplitudes), valid)
@@ -222,7 +239,7 @@ def detect_anomaly(
             row=int(round(item.centre[0])), col=int(round(item.centre[1])),
             magnitude_mm=round(magnitude, 2), extent_km2=round(item.half_peak_pixels * pixel_km2, 3),
             significance=round(abs(item.z), 2),
-            p_value=significance.family_p_value(item.z, tests, area, perimeter,
+            p_value=significance.family_p_value(item.z, shares[item.map_index], area, perimeter,
                                                 lam2[scale_index], dofs[item.map_index]),
             first_date=previous if seen_before else newest,
             status="confirmed" if seen_before and seen_now else "new",

@@ -41,11 +41,12 @@ def field_threshold(alpha: float, area: float, perimeter: float, lam2: float, do
     return float(stats.t.isf(stats.norm.sf(gaussian), dof))
 
 
-def family_p_value(z: float, tests: int, area: float, perimeter: float, lam2: float,
+def family_p_value(z: float, share: float, area: float, perimeter: float, lam2: float,
                    dof: float) -> float:
-    """Chance that noise alone gives a peak of |z| in one of `tests` one-tailed maps."""
+    """The family-wise p-value of a peak of |z| in a one-tailed map that was given `share` of
+    the false-alarm rate: the least rate at which it would be reported."""
     gaussian = float(stats.norm.isf(max(float(stats.t.sf(abs(z), dof)), 1e-300)))
-    return float(min(1.0, tests * expected_euler(gaussian, area, perimeter, lam2)))
+    return float(min(1.0, expected_euler(gaussian, area, perimeter, lam2) / share))
 
 
 def roughness(z: np.ndarray, valid: np.ndarray) -> float:
