@@ -11,7 +11,8 @@ It also finds the smallest event detected 90 % of the time at 8 mm, and times on
 a 1000x1000 px, 150-date series. `insarhub.anomaly.detect_anomaly` runs with its defaults.
 
     nice -n 10 python bench/anomaly.py [--stacks 100] [--free-stacks 50] [--sweep-stacks 40]
-writes bench/results/anomaly.json.
+writes bench/results/anomaly.json; `--levels 12 --seed N --no-sweep --no-timing --out F`
+measures one level again on other stacks.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from insarhub.anomaly.synthetic import Stack, make_stack
 MATCH_KM = 1.5
 LEVELS_MM = (4.0, 8.0, 12.0)
 EVENT_MM = -30.0
-SWEEP_MM = (20.0, 25.0, 30.0, 40.0)
+SWEEP_MM = (10.0, 12.5, 15.0, 17.5, 20.0, 25.0, 30.0, 40.0)
 
 
 def _detect(stack: Stack, count: int) -> Any:
@@ -91,6 +92,16 @@ def _level(rng: np.random.Generator, atmosphere_mm: float, stacks: int,
     return out
 
 
+def _sweep(rng: np.random.Generator, stacks: int) -> dict[str, Any]:
+    sweep = {}
+    for size in SWEEP_MM:
+        outcome = _level(rng, 8.0, stacks, event_mm=-size)
+        sweep[f"{size:g}mm"] = outcome["detection_rate"]
+        print(f"sweep {size:g} mm at 8 mm atmosphere: {outcome['detection_rate']}", flush=True)
+    smallest = next((s for s in SWEEP_MM if sweep[f"{s:g}mm"] >= 0.9), None)
+    return {"sizes_mm": sweep, "stacks_per_size": stacks, "smallest_mm": smallest}
+
+
 def _timing(dates: int = 150, size: int = 1000) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     stack = make_stack(rng, atmosphere_mm=8.0, n_dates=dates, size=size, event_mm=EVENT_MM)
@@ -110,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "results" / "anomaly.json")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--levels", type=float, nargs="*", default=list(LEVELS_MM),
+                        help="atmosphere levels (mm) to measure")
+    parser.add_argument("--no-sweep", action="store_true")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
@@ -118,21 +132,15 @@ def main(argv: list[str] | None = None) -> int:
                  "median_location_error_m": "<= 300"},
         "setup": {"dates": 40, "repeat_days": 12, "pixels": "200x200", "pixel_m": 80,
                   "event": {"amplitude_mm": EVENT_MM, "sigma_m": 400, "from_date": 39},
-                  "match_km": MATCH_KM, "detector": AlertConfig().model_dump(),
+                  "match_km": MATCH_KM, "seed": args.seed, "detector": AlertConfig().model_dump(),
                   "machine": platform.platform()},
         "levels": {},
     }
-    for level in LEVELS_MM:
+    for level in args.levels:
         results["levels"][f"{level:g}mm"] = _level(rng, level, args.stacks, free_stacks=args.free_stacks)
         print(f"atmosphere {level:g} mm: {results['levels'][f'{level:g}mm']}", flush=True)
-    sweep = {}
-    for size in SWEEP_MM:
-        outcome = _level(rng, 8.0, args.sweep_stacks, event_mm=-size)
-        sweep[f"{size:g}mm"] = outcome["detection_rate"]
-        print(f"sweep {size:g} mm at 8 mm atmosphere: {outcome['detection_rate']}", flush=True)
-    smallest = next((s for s in SWEEP_MM if sweep[f"{s:g}mm"] >= 0.9), None)
-    results["smallest_event_90pct_at_8mm"] = {"sizes_mm": sweep, "stacks_per_size": args.sweep_stacks,
-                                              "smallest_mm": smallest}
+    if not args.no_sweep:
+        results["smallest_event_90pct_at_8mm"] = _sweep(rng, args.sweep_stacks)
     if not args.no_timing:
         results["timing"] = _timing()
         print(f"timing: {results['timing']}", flush=True)

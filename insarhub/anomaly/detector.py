@@ -39,7 +39,8 @@ from insarhub.errors import ConfigError
 NOISE_DATES = 48  # the most recent past dates whose residuals give each pixel's noise
 Z_CONFIRM = 2.0  # a region is on a date when its z there reaches this (same sign)
 MAX_DOF = 1000.0
-SPREAD_TRIM = 0.02  # share of each tail left out of a map's spread (a local event, outliers)
+MAD_TO_SIGMA = 1.4826
+SPREAD_CLIP = 3.0  # a map's spread is the std of its values within this many spreads
 PAIR_SHARE = 2.0 / 3.0  # share of the false-alarm rate spent on the mean of the two newest dates
 POOL_SCALES = 2.0  # neighbourhood of the noise prior, in filter widths
 ROUGHNESS_DATES = 12  # past dates whose z-maps give the field's smoothness
@@ -87,27 +88,38 @@ def _moderated_sigma(amplitudes: np.ndarray, valid: np.ndarray, scale_px: float
     return sigma, min(n + prior_dof, MAX_DOF)
 
 
-def _trimmed_std_factor(trim: float) -> float:
-    """The std of a standard normal cut at its `trim` and `1 - trim` quantiles."""
-    q = float(special.ndtri(1.0 - trim))
-    density = math.exp(-q * q / 2) / math.sqrt(2 * math.pi)
-    return math.sqrt(1.0 - 2 * q * density / (1.0 - 2 * trim))
+def _clipped_std_factor(clip: float) -> float:
+    """The std of a standard normal cut at +-`clip`."""
+    density = math.exp(-clip * clip / 2) / math.sqrt(2 * math.pi)
+    inside = 1.0 - 2.0 * float(special.ndtr(-clip))
+    return math.sqrt(1.0 - 2 * clip * density / inside)
 
 
-_TRIM_FACTOR = _trimmed_std_factor(SPREAD_TRIM)
+_CLIP_FACTOR = _clipped_std_factor(SPREAD_CLIP)
+
+
+def _spread(values: np.ndarray) -> float:
+    """A map's spatial spread: the std of the values within SPREAD_CLIP spreads of the median,
+    iterated from the MAD and scaled to a normal's. As robust as the MAD to a large local event
+    or outliers, and nearly as precise as the plain std (the spread's noise is noise in every z)."""
+    centre = float(np.median(values))
+    deviation = np.abs(values - centre)
+    spread = MAD_TO_SIGMA * float(np.median(deviation))
+    for _ in range(3):
+        inside = deviation <= SPREAD_CLIP * spread
+        if spread <= 0 or inside.sum() < 2:
+            break
+        spread = float(np.sqrt(np.mean(deviation[inside] ** 2))) / _CLIP_FACTOR
+    return spread
 
 
 def _per_date(maps: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each map divided by its own spatial spread (the std of its central values, scaled to a
-    normal's): every date has its own atmosphere, and its strength is read from that date. The
-    trimmed std is robust to a local event or outliers and, unlike the MAD, nearly as precise
-    as the plain std (the spread's noise is noise in every z)."""
+    """Each map divided by its own spatial spread: every date has its own atmosphere, and its
+    strength is read from that date."""
     step = max(1, int(valid.sum()) // 200_000)
     out = np.empty_like(maps)
     for index, one in enumerate(maps):
-        values = one[valid][::step].astype(np.float64)
-        low, high = np.quantile(values, [SPREAD_TRIM, 1.0 - SPREAD_TRIM])
-        spread = float(values[(values >= low) & (values <= high)].std()) / _TRIM_FACTOR
+        spread = _spread(one[valid][::step].astype(np.float64))
         out[index] = one / (spread if spread > 0 else 1.0)
     return out
 
