@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	@command -v gdal-config >/dev/null || { \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo ">> installing GDAL (Debian: libgdal-dev gdal-bin)"; \
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	  fi; }
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev]" -e ./sandbox  # the product and its offline test world
 	$(PY) -c "import osgeo" 2>/dev/null || $(PY) -m pip install -q --no-build-isolation "GDAL==$$(gdal-config --version)"
 	@touch $(STAMP)
 
@@ -39,7 +39,7 @@ test: setup browser
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check insarhub tasks flows tests bench
+	$(VENV)/bin/ruff check insarhub tasks flows sandbox tests bench
 	$(VENV)/bin/mypy
 
 demo: setup

@@ -67,11 +67,12 @@ def _area_km2(products: list[Any]) -> float:
 
 
 def part_catalog() -> dict[str, Any]:
+    from insarhub_sandbox.catalog.service import CatalogServer
+    from insarhub_sandbox.server import SANDBOX_TOKEN
+
     from insarhub import Downloader
     from insarhub.credits import MONTHLY_CREDITS, gamma_pair_cost, multi_burst_pair_cost
     from insarhub.network import select_pairs
-    from insarhub.sandbox.catalog import CatalogServer
-    from insarhub.sandbox.server import SANDBOX_TOKEN
     from insarhub.search.multiburst import date_scenes, stack_cells
 
     with CatalogServer(Path(tempfile.mkdtemp(prefix="bench-credits-"))) as server:
@@ -135,11 +136,12 @@ def part_pipelines(grid: int, clock: str) -> dict[str, Any]:
                        "PREFECT_LOGGING_LEVEL": "ERROR"})
     os.environ.pop("PREFECT_API_URL", None)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+    from insarhub_sandbox.server import Sandbox, SandboxOptions
+
     from flows.pipeline import insar_pipeline
     from insarhub import Analyzer
     from insarhub.ledger import Ledger
     from insarhub.processor.hyp3_client import Hyp3Client
-    from insarhub.sandbox.server import Sandbox, SandboxOptions
 
     sandbox = Sandbox(SandboxOptions(data_dir=workdir / "sandbox", now=f"{clock}T00:00:00+00:00",
                                      job_seconds=0.5, grid_size=grid)).start()

@@ -213,7 +213,7 @@ def monitoring(root: Path, sandbox: Any) -> dict[str, Any]:
 
 
 def _with_sandbox(root: Path, grid_size: int, job_seconds: float, work: Any) -> Any:
-    from insarhub.sandbox.server import Sandbox, SandboxOptions
+    from insarhub_sandbox.server import Sandbox, SandboxOptions
 
     sandbox = Sandbox(SandboxOptions(data_dir=root / f"sandbox-{grid_size}", now=NOW,
                                      job_seconds=job_seconds, grid_size=grid_size)).start()

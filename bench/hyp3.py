@@ -42,11 +42,11 @@ def free_port() -> int:
 
 
 def start_sandbox(data_dir: Path, job_seconds: float) -> tuple[subprocess.Popen[bytes], str]:
-    from insarhub.sandbox.admin import SandboxAdmin
+    from insarhub_sandbox.admin import SandboxAdmin
 
     port = free_port()
     log = (data_dir.parent / "sandbox.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "insarhub", "sandbox", "serve", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "insarhub_sandbox", "serve", "--port",
                              str(port), "--data-dir", str(data_dir), "--job-seconds",
                              str(job_seconds)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -56,8 +56,8 @@ def start_sandbox(data_dir: Path, job_seconds: float) -> tuple[subprocess.Popen[
 
 def bench_pairs(count: int, data_dir: Path) -> list[tuple[str, str]]:
     """`count` distinct same-stack pairs of real sandbox catalog scenes (seed stack first)."""
-    from insarhub.sandbox.catalog import CatalogService
-    from insarhub.sandbox.clock import SandboxClock
+    from insarhub_sandbox.catalog.service import CatalogService
+    from insarhub_sandbox.clock import SandboxClock
 
     records = CatalogService(clock=SandboxClock(), data_dir=data_dir, base_url="http://x").records
     stacks: dict[str, list[Any]] = {}
@@ -81,10 +81,10 @@ def quiet() -> contextlib.AbstractContextManager[Any]:
 
 def run(pair_count: int, workers: int) -> dict[str, Any]:
     from hyp3_sdk import HyP3
+    from insarhub_sandbox.admin import SandboxAdmin
+    from insarhub_sandbox.hyp3.service import Hyp3Admin
 
     from insarhub import Processor
-    from insarhub.sandbox.admin import SandboxAdmin
-    from insarhub.sandbox.hyp3 import Hyp3Admin
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-hyp3-"))
     proc, url = start_sandbox(tmp / "sandbox", job_seconds=20)

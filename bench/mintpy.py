@@ -34,7 +34,12 @@ def _peak_mb() -> float:
 
 
 def stage_render(workdir: Path, grid: int, dates: int, neighbours: int) -> dict:
-    from insarhub.sandbox.earth import SimulatedEarth, make_scenes, product_name, sequential_pairs
+    from insarhub_sandbox.earth.model import (
+        SimulatedEarth,
+        make_scenes,
+        product_name,
+        sequential_pairs,
+    )
 
     earth = SimulatedEarth(seed=11, grid_size=grid)
     scenes = make_scenes(dates)
@@ -82,9 +87,8 @@ def stage_products(workdir: Path) -> dict:
 def stage_accuracy(workdir: Path) -> dict:
     import h5py
     import numpy as np
+    from insarhub_sandbox.earth.model import WAVELENGTH
     from osgeo import gdal
-
-    from insarhub.sandbox.earth import WAVELENGTH
 
     gdal.UseExceptions()
     record = json.loads((workdir / "mintpy" / "insarhub_prep.json").read_text())

@@ -34,14 +34,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # `impo
 
 
 def _scenes(dates: int):  # type: ignore[no-untyped-def]
-    from insarhub.sandbox.earth import make_scenes
+    from insarhub_sandbox.earth.model import make_scenes
 
     return make_scenes(dates)
 
 
 def stage_render(workdir: Path, grid: int, dates: int, neighbours: int, new: bool) -> dict:
     """The first `dates` dates (or only the pairs of the date after them, with `new`)."""
-    from insarhub.sandbox.earth import SimulatedEarth, product_name, sequential_pairs
+    from insarhub_sandbox.earth.model import SimulatedEarth, product_name, sequential_pairs
 
     earth = SimulatedEarth(seed=11, grid_size=grid)
     scenes = _scenes(dates + 1)

@@ -28,12 +28,11 @@ from typing import Any
 
 import requests
 from hyp3_sdk import HyP3
-
-from insarhub.sandbox.admin import SandboxAdmin
-from insarhub.sandbox.catalog import CatalogService
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.earth import SimulatedEarth, product_name
-from insarhub.sandbox.records import SceneRecord
+from insarhub_sandbox.admin import SandboxAdmin
+from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.earth.model import SimulatedEarth, product_name
+from insarhub_sandbox.records import SceneRecord
 
 N_PRODUCTS = 100
 GRID = 500
@@ -72,7 +71,7 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "insarhub_sandbox", "serve", "--port", str(port),
                                 "--data-dir", str(data_dir), "--grid-size", str(GRID), "--job-seconds", "0.5"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

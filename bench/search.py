@@ -22,9 +22,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from insarhub_sandbox.catalog.service import CatalogServer
+from insarhub_sandbox.catalog.stacks import dense_stacks
+
 from insarhub.aoi import AOIWarning
-from insarhub.sandbox.catalog import CatalogServer
-from insarhub.sandbox.catalog_data import dense_stacks
 from insarhub.search.downloader import S1SLCDownloader
 from insarhub.search.stacks import group_products
 

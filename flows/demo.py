@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from insarhub.cli.flows import patient_ephemeral_server
+from flows.commands import patient_ephemeral_server
 
 AOI = [-113.05, 37.74, -112.68, 38.0]
 STACKS: dict[str, Any] = {"S1_SLC": (100, 466), "S1_Burst": "p100_IW2-3_213494-213496"}
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True)
     _environment(workdir)
 
+    from insarhub_sandbox.server import Sandbox, SandboxOptions
+
     from insarhub.errors import InsarHubError
-    from insarhub.sandbox.server import Sandbox, SandboxOptions
 
     sandbox = Sandbox(SandboxOptions(data_dir=workdir / "sandbox", now=SANDBOX_NOW,
                                      job_seconds=2.0, grid_size=args.grid_size)).start()
@@ -79,11 +80,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, workdir: Path, sandbox: Any) -> int:
+    from insarhub_sandbox.earth.events import DeformationEvent
+
     from flows.monitor import monitor_aoi
     from flows.pipeline import insar_pipeline
     from insarhub.monitoring import MonitorConfig
     from insarhub.options import NetworkOptions, Point
-    from insarhub.sandbox.earth_events import DeformationEvent
 
     stack_key = STACKS[args.product]
     started = time.perf_counter()
@@ -174,7 +176,7 @@ def _report_cycle(cycle: dict[str, Any], seconds: float) -> None:
 
 
 def _report_alert(anomaly: dict[str, Any]) -> None:
-    from insarhub.sandbox.earth_events import DeformationEvent, distance_m
+    from insarhub_sandbox.earth.events import DeformationEvent, distance_m
 
     truth = DeformationEvent.from_dict(EVENT)
     if not anomaly["regions"]:

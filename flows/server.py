@@ -196,10 +196,10 @@ def start_sandbox(data_dir: Path, port: int = 0, now: str | None = None, grid_si
                   job_seconds: float = 2.0, own_group: bool = False
                   ) -> tuple[subprocess.Popen[bytes], str]:
     """`insarhub sandbox serve` in a subprocess (port 0: a free one); its URL once healthy."""
-    from insarhub.sandbox.admin import SandboxAdmin
+    from insarhub_sandbox.admin import SandboxAdmin
 
     port = port or free_port()
-    args = [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+    args = [sys.executable, "-m", "insarhub_sandbox", "serve", "--port", str(port),
             "--data-dir", str(data_dir), "--grid-size", str(grid_size),
             "--job-seconds", str(job_seconds)]
     if now:
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         products = ProductServer(server.home / "products.jsonl", args.products_port).start()
         server.extra_env = dict(products.env())
         if not args.no_sandbox:
-            from insarhub.sandbox.server import SANDBOX_TOKEN
+            from insarhub_sandbox.server import SANDBOX_TOKEN
 
             sandbox, url = start_sandbox(server.home / "sandbox" / "data", args.sandbox_port,
                                          args.sandbox_now, own_group=True)

@@ -68,6 +68,3 @@ class MintPyError(InsarHubError):
 class ProductError(InsarHubError):
     """A product could not be written or published."""
 
-
-class SandboxError(InsarHubError):
-    """The offline sandbox was misused or is not running."""

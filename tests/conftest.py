@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from insarhub_sandbox.hyp3.service import Hyp3Admin
 from servers import (  # tests/ is on sys.path (this conftest lives there)
     S3Server,
     SandboxProcess,
@@ -22,7 +23,6 @@ from servers import (  # tests/ is on sys.path (this conftest lives there)
 )
 
 from flows.server import free_port
-from insarhub.sandbox.hyp3 import Hyp3Admin
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real recorded data, see SOURCES.md

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from insarhub_sandbox.admin import SandboxAdmin
+from insarhub_sandbox.server import SANDBOX_TOKEN
+
 from flows.server import free_port
-from insarhub.sandbox.admin import SandboxAdmin
-from insarhub.sandbox.server import SANDBOX_TOKEN
 
 
 @dataclass
@@ -44,7 +45,7 @@ class SandboxProcess:
 
 def start_sandbox(data_dir: Path, *extra: str) -> SandboxProcess:
     port = free_port()
-    cmd = [sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+    cmd = [sys.executable, "-m", "insarhub_sandbox", "serve", "--port", str(port),
            "--data-dir", str(data_dir), *extra]
     log = (data_dir.parent / f"sandbox-{port}.log").open("wb")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

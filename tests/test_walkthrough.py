@@ -19,10 +19,9 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+from insarhub_sandbox.earth.model import SimulatedEarth, make_scenes, sequential_pairs
+from insarhub_sandbox.products.isce import write_topsstack
 from matplotlib.figure import Figure
-
-from insarhub.sandbox.earth import SimulatedEarth, make_scenes, sequential_pairs
-from insarhub.sandbox.earth_isce import write_topsstack
 
 PAGE = Path(__file__).parent / "fixtures" / "seed" / "insarhub_api_walkthrough.txt"
 STANDIN_BIN = Path(__file__).parent / "isce" / "bin"

@@ -1,50 +1,41 @@
 """insarhub: search Sentinel-1, make interferograms, run MintPy, monitor areas of interest.
 
-Each command group lives in its own module with `register()`.
+Each command group lives in its own module with `register()`. These are the library's
+commands; the `insarhub` command (`flows.cli`) adds those that run Prefect flows (`run`,
+`monitor`, `fleet`) and the sandbox's, from the layers above the library.
 
 Errors print one clear line and exit non-zero; no tracebacks for mistakes a user can fix.
-Commands that run Prefect flows import them lazily: the library itself never imports Prefect.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
+from collections.abc import Callable, Sequence
 
+from insarhub.cli import analyze, hyp3, isce, pairs, search
 from insarhub.errors import InsarHubError
 from insarhub.settings import redact
 
-# command-group modules, each with `register(subparsers)`; missing ones are skipped
-COMMAND_MODULES = [
-    "insarhub.cli.search",
-    "insarhub.cli.pairs",
-    "insarhub.cli.hyp3",
-    "insarhub.cli.analyze",
-    "insarhub.cli.isce",
-    "insarhub.cli.flows",
-    "insarhub.cli.sandbox",
-]
+Register = Callable[[argparse._SubParsersAction], None]
+
+# the library's command groups, each a module with `register(subparsers)`
+COMMAND_MODULES = [search, pairs, hyp3, analyze, isce]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra: Sequence[Register] = ()) -> argparse.ArgumentParser:
+    """The library's commands, plus those `extra` registers (the layers above add theirs)."""
     parser = argparse.ArgumentParser(prog="insarhub", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+    for register in [*(m.register for m in COMMAND_MODULES), *extra]:
+        register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, extra: Sequence[Register] = ()) -> int:
+    parser = build_parser(extra)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -11,16 +11,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from osgeo import gdal
-
-from insarhub.sandbox.earth import (
+from insarhub_sandbox.earth.model import (
     WAVELENGTH,
     SimulatedEarth,
     make_scenes,
     product_name,
     sequential_pairs,
 )
-from insarhub.sandbox.records import SceneRecord
+from insarhub_sandbox.records import SceneRecord
+from osgeo import gdal
 
 gdal.UseExceptions()
 GAMMA = "INSAR_GAMMA"

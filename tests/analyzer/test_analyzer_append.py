@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pytest
 from analyzer_helpers import Stack, build_stack, render_pairs
+from insarhub_sandbox.earth.model import make_scenes, sequential_pairs
 
 from insarhub.analyzer.append import KILL_ENV
 from insarhub.analyzer.hyp3_sbas import Hyp3SBASAnalyzer
@@ -22,7 +23,6 @@ from insarhub.analyzer.journal import JOURNAL_NAME, STAGING_NAME
 from insarhub.analyzer.template import read_template
 from insarhub.analyzer.update_plan import STATE_NAME, plan_update, read_state
 from insarhub.monitoring import AlertConfig, anomaly_from_mintpy, timeseries_summary
-from insarhub.sandbox.earth import make_scenes, sequential_pairs
 
 DATES = 10
 

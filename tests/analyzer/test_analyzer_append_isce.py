@@ -7,10 +7,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from insarhub_sandbox.earth.model import SimulatedEarth, make_scenes, sequential_pairs
+from insarhub_sandbox.products.isce import write_topsstack
 
 from insarhub.analyzer.isce_sbas import IsceSBASAnalyzer
-from insarhub.sandbox.earth import SimulatedEarth, make_scenes, sequential_pairs
-from insarhub.sandbox.earth_isce import write_topsstack
 
 
 def test_isce_stack_appends_the_pairs_of_a_new_date(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from analyzer_helpers import read_tif, render_pairs
+from insarhub_sandbox.earth.model import make_scenes, sequential_pairs
 from shapely.geometry import box
 
 from insarhub.analyzer.grid import ProductSetError, raster_grid
@@ -17,7 +18,6 @@ from insarhub.analyzer.hyp3_sbas import Hyp3SBASAnalyzer
 from insarhub.analyzer.template import read_template
 from insarhub.errors import AOIError, ConfigError, MintPyError
 from insarhub.factory import Analyzer
-from insarhub.sandbox.earth import make_scenes, sequential_pairs
 
 SITE_AOI = box(-112.885, 37.855, -112.845, 37.885)  # inside every product of the Utah stack
 
@@ -82,7 +82,7 @@ def test_missing_layer_is_named(make_stack) -> None:
 
 
 def test_missing_geometry_layer_says_how_to_submit(tmp_path: Path) -> None:
-    from insarhub.sandbox.earth import SimulatedEarth
+    from insarhub_sandbox.earth.model import SimulatedEarth
 
     scenes = make_scenes(3)
     render_pairs(SimulatedEarth(), sequential_pairs(scenes, 2), tmp_path / "hyp3", params={"include_dem": False})

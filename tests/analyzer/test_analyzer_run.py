@@ -7,12 +7,12 @@ from pathlib import Path
 import h5py
 import pytest
 from analyzer_helpers import build_stack, render_pairs
+from insarhub_sandbox.earth.model import SimulatedEarth, make_scenes, sequential_pairs
 from shapely.geometry import box
 
+from flows.cli import main  # the `insarhub` command
 from insarhub.analyzer.hyp3_sbas import Hyp3SBASAnalyzer
-from insarhub.cli import main
 from insarhub.errors import MintPyError
-from insarhub.sandbox.earth import SimulatedEarth, make_scenes, sequential_pairs
 
 SITE_AOI = box(-112.885, 37.855, -112.845, 37.885)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from insarhub_sandbox.hyp3.validate import costs_table, job_specs
 
 from insarhub.credits import (
     CreditCeilingError,
@@ -21,7 +22,6 @@ from insarhub.processor.hyp3_jobs import (
     prepare_insar_gamma_job,
     prepare_insar_isce_multi_burst_job,
 )
-from insarhub.sandbox.hyp3_validate import costs_table, job_specs
 
 SLC_A = "S1A_IW_SLC__1SDV_20200102T133500_20200102T133527_030626_038260_1C8A"
 SLC_B = "S1A_IW_SLC__1SDV_20200114T133459_20200114T133527_030801_038861_2D3F"

@@ -28,10 +28,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from flowkit import SANDBOX_NOW, SandboxUser  # noqa: E402
+from insarhub_sandbox.admin import SandboxAdmin  # noqa: E402
+from insarhub_sandbox.server import SANDBOX_TOKEN  # noqa: E402
 
 from flows.server import start_sandbox, stop_process  # noqa: E402
-from insarhub.sandbox.admin import SandboxAdmin  # noqa: E402
-from insarhub.sandbox.server import SANDBOX_TOKEN  # noqa: E402
 
 
 @dataclass

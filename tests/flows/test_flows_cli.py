@@ -9,8 +9,8 @@ import pytest
 import yaml
 from flowkit import SandboxUser
 
+from flows.cli import main  # the `insarhub` command
 from flows.deployments import PREFECT_YAML
-from insarhub.cli import main
 from insarhub.monitoring import MonitorConfig, aoi_lock
 
 AOI_ARG = "--aoi=-113.05,37.74,-112.68,38.0"

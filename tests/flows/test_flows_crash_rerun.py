@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from flowkit import AOI, SandboxUser, task_runs_of
+from insarhub_sandbox.hyp3.service import Hyp3Admin
 from prefect.settings import PREFECT_API_URL
 
 from flows.pipeline import insar_pipeline
-from insarhub.sandbox.hyp3 import Hyp3Admin
 
 pytestmark = pytest.mark.usefixtures("harness")
 

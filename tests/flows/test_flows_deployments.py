@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import requests
 from flowkit import AOI
+from insarhub_sandbox.hyp3.service import Hyp3Admin
 
 from flows.deployments import PREFECT_YAML, add_monitor_deployment, deployments
 from flows.server import PrefectServer, register_deployments, start_worker, stop_process
 from insarhub.monitoring import MonitorConfig
-from insarhub.sandbox.hyp3 import Hyp3Admin
 
 POOL = "insarhub-test-pool"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}

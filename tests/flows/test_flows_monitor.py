@@ -140,7 +140,7 @@ EVENT = {"lon": -112.858, "lat": 37.874, "magnitude_mm": -80.0, "sigma_m": 500.0
 
 def test_an_injected_event_raises_one_alert_near_it_and_none_without(
         flow_sandbox: Any, sandbox_user: SandboxUser, tmp_path: Path) -> None:
-    from insarhub.sandbox.earth_events import DeformationEvent, distance_m
+    from insarhub_sandbox.earth.events import DeformationEvent, distance_m
 
     flow_sandbox.admin.set_now("2020-05-20T00:00:00+00:00")  # 12 dates: 2020-01-0x .. 05-1x
     quiet = monitor_aoi(str(write_config(tmp_path, "utah-quiet")))

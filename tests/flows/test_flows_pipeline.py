@@ -18,13 +18,13 @@ from flowkit import (
     artifacts_of_run,
     task_runs_of,
 )
+from insarhub_sandbox.hyp3.service import Hyp3Admin
 
 from flows.pipeline import insar_pipeline
 from insarhub import Downloader
 from insarhub.errors import PairNetworkError, SearchError
 from insarhub.ledger import Ledger
 from insarhub.network import scene_name
-from insarhub.sandbox.hyp3 import Hyp3Admin
 
 pytestmark = pytest.mark.usefixtures("harness")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from isce_helpers import PAIRS, runs
 
-from insarhub.cli import main
+from flows.cli import main  # the `insarhub` command
 from insarhub.cli.isce import read_pairs
 from insarhub.processor.isce import ISCE_S1_Config
 

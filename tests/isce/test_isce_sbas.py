@@ -9,13 +9,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from insarhub_sandbox.earth.model import SimulatedEarth, make_scenes, sequential_pairs
+from insarhub_sandbox.products.isce import TopsStack, read_isce_raster, write_topsstack
 
 from insarhub import Analyzer
 from insarhub.analyzer.isce_sbas import IsceSBASAnalyzer
 from insarhub.analyzer.prep import ProductSetError
 from insarhub.errors import ConfigError
-from insarhub.sandbox.earth import SimulatedEarth, make_scenes, sequential_pairs
-from insarhub.sandbox.earth_isce import TopsStack, read_isce_raster, write_topsstack
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from insarhub.cli import main
+from flows.cli import main  # the `insarhub` command
 from insarhub.search.persist import save_products
 from insarhub.search.stacks import stack_dirname
 

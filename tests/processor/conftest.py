@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 from hyp3_helpers import Hyp3User, stack_scenes
 from hyp3_sdk import HyP3
-
-from insarhub.sandbox.catalog import CatalogService
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.hyp3 import Hyp3Admin
-from insarhub.sandbox.records import SceneRecord
+from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.hyp3.service import Hyp3Admin
+from insarhub_sandbox.records import SceneRecord
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hyp3_helpers import Hyp3User
 
-from insarhub.cli import main
+from flows.cli import main  # the `insarhub` command
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

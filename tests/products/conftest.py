@@ -200,7 +200,7 @@ class MintPyRun:
 
 def simulated_scenes(count: int, spacing_days: int) -> list[Any]:
     """SLC records of one descending stack over the seed's Utah AOI."""
-    from insarhub.sandbox.records import SceneRecord
+    from insarhub_sandbox.records import SceneRecord
 
     footprint = "POLYGON((-114.2 37.0, -111.4 37.0, -111.4 38.8, -114.2 38.8, -114.2 37.0))"
     scenes = []
@@ -221,10 +221,10 @@ def simulated_scenes(count: int, spacing_days: int) -> list[Any]:
 @pytest.fixture(scope="session")
 def mintpy_run(tmp_path_factory: pytest.TempPathFactory) -> MintPyRun:
     """8 dates 48 days apart, 18 INSAR_GAMMA pairs on a 60-pixel grid, MintPy run for real."""
+    from insarhub_sandbox.earth.model import SimulatedEarth, product_name
     from mintpy.utils import readfile
 
     from insarhub import Analyzer
-    from insarhub.sandbox.earth import SimulatedEarth, product_name
 
     workdir = tmp_path_factory.mktemp("mintpy_run") / "p100_f466"
     hyp3_dir = workdir / "hyp3"

@@ -13,11 +13,11 @@ import pytest
 import requests
 import yaml
 from asf_search.baseline.stack import get_baseline_from_stack
+from insarhub_sandbox.catalog.service import CatalogServer, CatalogService
+from insarhub_sandbox.catalog.stacks import UTAH_AOI, UTAH_STACKS
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.http import Faults
 
-from insarhub.sandbox.catalog import CatalogServer, CatalogService
-from insarhub.sandbox.catalog_data import UTAH_AOI, UTAH_STACKS
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.http import Faults
 from insarhub.search.asf import search_options
 
 AOI_WKT = "POLYGON((-113.05 37.74,-112.68 37.74,-112.68 38.0,-113.05 38.0,-113.05 37.74))"

@@ -14,13 +14,13 @@ import asf_search
 import pytest
 import requests
 from asf_search.baseline.stack import get_baseline_from_stack
+from insarhub_sandbox.catalog.bursts import absolute_burst_id, relative_burst_id
+from insarhub_sandbox.catalog.service import CatalogServer
+from insarhub_sandbox.clock import SandboxClock
 from pyproj import Geod
 from shapely import wkt
 from shapely.geometry import Polygon, shape
 
-from insarhub.sandbox.catalog import CatalogServer
-from insarhub.sandbox.catalog_bursts import absolute_burst_id, relative_burst_id
-from insarhub.sandbox.clock import SandboxClock
 from insarhub.search.asf import search_options
 
 AOI_WKT = "POLYGON((-113.05 37.74,-112.68 37.74,-112.68 38.0,-113.05 38.0,-113.05 37.74))"
@@ -113,7 +113,7 @@ def test_an_slc_holds_three_swaths_of_consecutive_bursts(catalog: CatalogServer)
 
 def test_burst_records_carry_what_asf_records_carry(catalog: CatalogServer) -> None:
     product = search(catalog, fullBurstID="100_213495_IW2", polarization="VV", **WINTER_2020)[0]
-    with resources.files("insarhub.sandbox").joinpath("data", "slc_burst_stack.json.gz").open("rb") as raw:
+    with resources.files("insarhub_sandbox").joinpath("data", "slc_burst_stack.json.gz").open("rb") as raw:
         recorded = json.loads(gzip.decompress(raw.read()))[0]["umm"]
     names = {a["Name"] for a in product.umm["AdditionalAttributes"]}
     assert {a["Name"] for a in recorded["AdditionalAttributes"]} <= names
@@ -181,7 +181,7 @@ def attributes(item: dict) -> dict[str, str]:
 
 
 def test_burst_ids_follow_esas_formula_like_asfs_records(catalog: CatalogServer) -> None:
-    with resources.files("insarhub.sandbox").joinpath("data", "slc_burst_stack.json.gz").open("rb") as raw:
+    with resources.files("insarhub_sandbox").joinpath("data", "slc_burst_stack.json.gz").open("rb") as raw:
         recorded = json.loads(gzip.decompress(raw.read()))
     for item in recorded:  # the formula reproduces ASF's real IDs (166 dates of 174_372326_IW3)
         attrs = attributes(item)

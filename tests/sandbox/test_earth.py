@@ -8,16 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
-
-from insarhub.errors import SandboxError
-from insarhub.sandbox.earth import (
+from insarhub_sandbox.earth.model import (
     WAVELENGTH,
     SimulatedEarth,
     make_scenes,
     product_name,
     sequential_pairs,
 )
+from insarhub_sandbox.errors import SandboxError
+from osgeo import gdal
 
 gdal.UseExceptions()
 GAMMA, BURST = "INSAR_GAMMA", "INSAR_ISCE_BURST"

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from insarhub_sandbox.admin import SandboxAdmin
+from insarhub_sandbox.earth.events import DeformationEvent, distance_m
+from insarhub_sandbox.earth.model import SimulatedEarth, make_scenes
+from insarhub_sandbox.errors import SandboxError
+from insarhub_sandbox.server import Sandbox, SandboxOptions
 from osgeo import gdal
 from pyproj import Transformer
 from servers import start_sandbox, stop_sandbox
-
-from insarhub.errors import SandboxError
-from insarhub.sandbox.admin import SandboxAdmin
-from insarhub.sandbox.earth import SimulatedEarth, make_scenes
-from insarhub.sandbox.earth_events import DeformationEvent, distance_m
-from insarhub.sandbox.server import Sandbox, SandboxOptions
 
 gdal.UseExceptions()
 EVENT = DeformationEvent(lon=-112.86, lat=37.872, start=date(2020, 1, 20),

@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.earth.model import WAVELENGTH, SimulatedEarth, product_name
+from insarhub_sandbox.errors import SandboxError
+from insarhub_sandbox.products.multiburst import group_record
+from insarhub_sandbox.records import SceneRecord
 from osgeo import gdal
 from pyproj import Transformer
 from shapely import wkt
-
-from insarhub.errors import SandboxError
-from insarhub.sandbox.catalog import CatalogService
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.earth import WAVELENGTH, SimulatedEarth, product_name
-from insarhub.sandbox.earth_multiburst import group_record
-from insarhub.sandbox.records import SceneRecord
 
 gdal.UseExceptions()
 MULTI = "INSAR_ISCE_MULTI_BURST"

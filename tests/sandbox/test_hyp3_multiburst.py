@@ -15,6 +15,9 @@ import requests
 import shapely
 from hyp3_sdk import HyP3
 from hyp3_sdk.exceptions import HyP3Error
+from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.hyp3.service import Hyp3Admin
 from mintpy.prep_hyp3 import add_hyp3_metadata
 from mintpy.utils import readfile
 from osgeo import gdal
@@ -22,9 +25,6 @@ from pyproj import Transformer
 from shapely import wkt
 
 from insarhub.analyzer.prep import check_products, find_products
-from insarhub.sandbox.catalog import CatalogService
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.hyp3 import Hyp3Admin
 
 gdal.UseExceptions()
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -18,11 +18,10 @@ import pytest
 import rasterio
 import requests
 from hyp3_sdk import HyP3
-
-from insarhub.sandbox.admin import SandboxAdmin
-from insarhub.sandbox.catalog import CatalogService
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.hyp3 import Hyp3Admin
+from insarhub_sandbox.admin import SandboxAdmin
+from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.hyp3.service import Hyp3Admin
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +38,7 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([sys.executable, "-m", "insarhub", "sandbox", "serve", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "insarhub_sandbox", "serve", "--port", str(port),
                                 "--data-dir", str(data_dir), "--job-seconds", "0.5"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

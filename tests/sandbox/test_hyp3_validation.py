@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 import requests
-
-from insarhub.sandbox.catalog import CatalogService
-from insarhub.sandbox.clock import SandboxClock
+from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.clock import SandboxClock
 
 GOLDEN = ("insar_gamma_golden.json.j2", "insar_isce_burst_golden.json.j2")
 

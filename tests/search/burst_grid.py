@@ -1,5 +1,5 @@
 """Burst grids for multi-burst tests, made from the recorded burst stack the sandbox serves
-(`insarhub/sandbox/data/slc_burst_stack.json.gz`: 166 dates of 174_372326_IW3, real UMM with
+(`sandbox/insarhub_sandbox/data/slc_burst_stack.json.gz`: 166 dates of 174_372326_IW3, real UMM with
 state vectors). A grid burst is a recorded item with its burst number and swath rewritten in
 the UMM (name, burst ID attributes), so it rebuilds as a real asf_search S1BurstProduct."""
 
@@ -12,12 +12,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import insarhub_sandbox
 from asf_search import ASFSession
 from asf_search.search.search_generator import as_ASFProduct
 
-import insarhub.sandbox
-
-DATA_DIR = Path(insarhub.sandbox.__file__).parent / "data"
+DATA_DIR = Path(insarhub_sandbox.__file__).parent / "data"
 
 RECORDED_BURST = 372326
 RECORDED_SWATH = 3

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from insarhub.sandbox.catalog import CatalogServer
-from insarhub.sandbox.clock import SandboxClock
-from insarhub.sandbox.server import SANDBOX_TOKEN
+from insarhub_sandbox.catalog.service import CatalogServer
+from insarhub_sandbox.clock import SandboxClock
+from insarhub_sandbox.server import SANDBOX_TOKEN
 
 SEED_AOI = [-113.05, 37.74, -112.68, 38.00]
 

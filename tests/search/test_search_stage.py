@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main  # the `insarhub` command
 from insarhub import Downloader
-from insarhub.cli import main
 from insarhub.errors import SearchError
 from insarhub.search.persist import load_stacks
 

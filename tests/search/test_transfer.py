@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from insarhub_sandbox.catalog.service import CatalogServer
+from insarhub_sandbox.http import Faults
+from insarhub_sandbox.records import SceneRecord
+from insarhub_sandbox.server import SANDBOX_TOKEN
 
 from insarhub.errors import CredentialsError, DownloadError
-from insarhub.sandbox.catalog import CatalogServer
-from insarhub.sandbox.http import Faults
-from insarhub.sandbox.records import SceneRecord
-from insarhub.sandbox.server import SANDBOX_TOKEN
 from insarhub.transfer import FileSpec, download_files, require_credentials
 
 

@@ -1,3 +1,0 @@
-from insarhub.cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,3 @@
+from insarhub_sandbox.cli import main
+
+raise SystemExit(main())
