@@ -21,7 +21,7 @@ from typing import Any
 
 from insarhub.aoi import aoi_argument
 from insarhub.errors import ConfigError
-from insarhub.network.selection import DEFAULT_MAX_DEGREE
+from insarhub.network.options import DEFAULT_MAX_DEGREE
 
 CONFIG_DIR = Path("deployments/aois")
 

@@ -27,16 +27,16 @@ from insarhub.monitoring import (
     ScheduleConfig,
     WaitConfig,
 )
-from insarhub.network.selection import (
+from insarhub.network.options import (
     DEFAULT_MAX_DEGREE,
     DEFAULT_NEW_DATE_NEIGHBOURS,
+    NetworkOptions,
     PairOptions,
 )
 from insarhub.options import (
     Hyp3Options,
     IsceOptions,
     MintPyOptions,
-    NetworkOptions,
     Point,
     PublishOptions,
 )

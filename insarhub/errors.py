@@ -5,6 +5,8 @@ Messages name the field, the value and what is allowed, and never contain secret
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class InsarHubError(Exception):
     """Root of every error raised on purpose by insarhub."""
@@ -68,3 +70,10 @@ class MintPyError(InsarHubError):
 class ProductError(InsarHubError):
     """A product could not be written or published."""
 
+
+
+def config_error(model: str, exc: Any) -> ConfigError:
+    """A ConfigError naming each bad field, its value and the rule (from a pydantic error)."""
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or model}: {e['msg']} "
+                         f"(got {e.get('input')!r})" for e in exc.errors())
+    return ConfigError(f"{model}: {problems}")

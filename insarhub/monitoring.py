@@ -40,7 +40,7 @@ from insarhub.anomaly import (  # noqa: F401  (re-exported: callers import them 
     timeseries_file,
 )
 from insarhub.errors import ConfigError, InsarHubError
-from insarhub.network.selection import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
+from insarhub.network.options import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 defaults, allowed values and descriptions, and Python callers may still pass plain dicts
 (pydantic turns them into models; unknown names are refused with the allowed ones listed).
 
-- `NetworkOptions`: pair selection (`insarhub.network.select_pairs` / `extend_pairs`),
+- `NetworkOptions`: pair selection (`insarhub.network.select_pairs` / `extend_pairs`), defined
+  in `insarhub.network.options` beside the `PairOptions` it is part of,
 - `Hyp3Options` / `IsceOptions`: the interferogram processor of the backend,
 - `MintPyOptions`: smallbaselineApp template keys,
 - `Point`: a (lat, lon) place for the time-series CSV and plot,
@@ -18,10 +19,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from insarhub.errors import ConfigError
-from insarhub.network import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
+from insarhub.errors import ConfigError, config_error
+from insarhub.network.options import NetworkOptions
 
 PRESIGN_MAX_S = 7 * 24 * 3600  # S3 SigV4 presigned URLs live at most 7 days
+
+__all__ = ["Hyp3Options", "IsceOptions", "MintPyOptions", "NetworkOptions", "Point",
+           "ProcessorOptions", "PublishOptions", "as_model", "point_tuples", "processor_options"]
 
 
 class _Options(BaseModel):
@@ -30,38 +34,6 @@ class _Options(BaseModel):
     def as_kwargs(self) -> dict[str, Any]:
         """The fields that are set to something (None means: the library's default)."""
         return self.model_dump(mode="json", exclude_none=True)
-
-
-class NetworkOptions(_Options):
-    """How interferogram pairs are chosen: a connected small-baseline network per stack."""
-
-    strategy: Literal["sbas", "sequential"] = Field(
-        default="sbas", description="sbas: pairs near the target time spans within the baselines; "
-                            "sequential: each date with its next ones")
-    max_degree: int = Field(default=DEFAULT_MAX_DEGREE, ge=1,
-                            description="at most this many pairs per date (the credit cap)")
-    min_degree: int = Field(
-        default=3, ge=0, description="at least this many pairs per date where the baselines allow")
-    dt_max: float = Field(default=120, gt=0, description="longest time span of a pair (days)")
-    pb_max: float = Field(default=150.0, gt=0,
-                          description="largest perpendicular baseline of a pair (m)")
-    dt_targets: list[int] = Field(
-        default=[6, 12, 24, 36, 48, 72, 96], min_length=1,
-        description="time spans (days) the network aims for, shortest first")
-    n_nearest: int = Field(default=DEFAULT_NEW_DATE_NEIGHBOURS, ge=1,
-                           description="monitoring: pairs from each new date to its nearest "
-                                       "predecessors")
-    yearly: bool = Field(
-        default=False, description="add one-year pairs across long gaps (snow, no data)")
-    force_connect: bool = Field(
-        default=True, description="add bridge pairs until the network is in one piece")
-
-    @model_validator(mode="after")
-    def _degrees(self) -> NetworkOptions:
-        if self.min_degree > self.max_degree:
-            raise ValueError(f"min_degree={self.min_degree} is above max_degree="
-                             f"{self.max_degree}; min_degree must be <= max_degree")
-        return self
 
 
 class Hyp3Options(_Options):
@@ -223,6 +195,4 @@ def as_model(model: type[BaseModel], value: Any) -> Any:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: "
-                             f"{e['msg']} (got {e.get('input')!r})" for e in exc.errors())
-        raise ConfigError(f"{model.__name__}: {problems}") from None
+        raise config_error(model.__name__, exc) from None

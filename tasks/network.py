@@ -12,7 +12,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from insarhub.network.selection import DEFAULT_NEW_DATE_NEIGHBOURS
+from insarhub.network.options import DEFAULT_NEW_DATE_NEIGHBOURS
 from tasks import artifacts
 from tasks.common import PURE_CACHE, SIDE_EFFECTS, artifact_key
 from tasks.search import products_from_items, stack_key

@@ -22,13 +22,11 @@ from typing import Any
 
 from insarhub.errors import PairNetworkError
 from insarhub.network.baselines import StackBaselines, scene_name, stack_baselines
+from insarhub.network.options import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS, PairOptions
 from insarhub.network.report import NetworkReport, format_reports, network_report
 from insarhub.network.selection import (
-    DEFAULT_MAX_DEGREE,
-    DEFAULT_NEW_DATE_NEIGHBOURS,
     Pair,
     PairNetworkWarning,
-    PairOptions,
     StackNetwork,
     build_network,
     resolve_user_pairs,

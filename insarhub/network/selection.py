@@ -23,21 +23,21 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from insarhub.errors import ConfigError, PairNetworkError
+from insarhub.errors import PairNetworkError
 from insarhub.network.baselines import StackBaselines
+from insarhub.network.options import PairOptions
 
 logger = logging.getLogger(__name__)
 
 Pair = tuple[str, str]
 
-STRATEGIES = ("sbas", "sequential")
 # pair kinds, in the order a max_degree trim removes them (user pairs are never removed)
 KINDS = ("threshold", "min_degree", "yearly", "bridge", "user")
 BRIDGING_KINDS = ("yearly", "bridge", "user")
@@ -45,82 +45,9 @@ _BRIDGE_NEIGHBOURS = 6      # each date's next dates always considered for bridg
 _DEGREE_PENALTY = 1000.0    # a bridge through a date at max_degree only if nothing else joins
 _YEAR_DAYS = 365
 
-# Safe defaults shared by the library, the CLI, the flows, prefect.yaml and the UI forms:
-# a degree cap keeps a 30-date stack near 2.5 pairs (25 INSAR_GAMMA credits) per date, and
-# each new date of a monitoring cycle joins its 3 nearest predecessors (as LiCSAR does).
-DEFAULT_MAX_DEGREE = 5
-DEFAULT_NEW_DATE_NEIGHBOURS = 3
-
 
 class PairNetworkWarning(UserWarning):
     """A date was left out of a network, or a network could not be made connected."""
-
-
-@dataclass(frozen=True)
-class PairOptions:
-    """Options of pair selection (the seed's names and defaults where the seed had them)."""
-
-    strategy: str = "sbas"
-    dt_targets: tuple[int, ...] = (6, 12, 24, 36, 48, 72, 96)
-    dt_tol: int = 3
-    dt_max: float = 120
-    pb_max: float = 150.0
-    min_degree: int = 3
-    max_degree: int = DEFAULT_MAX_DEGREE
-    n_nearest: int = DEFAULT_NEW_DATE_NEIGHBOURS
-    yearly: bool = False
-    yearly_tol: int = 30
-    gap_days: int = 60
-    force_connect: bool = True
-    bridge_pb_max: float = 400.0
-    bridge_dt_max: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy={self.strategy!r} is unknown; choose one of {STRATEGIES}")
-        targets = (self.dt_targets,) if isinstance(self.dt_targets, int | float) else self.dt_targets
-        try:
-            targets = tuple(int(t) for t in targets)
-        except (TypeError, ValueError):
-            raise ConfigError(f"dt_targets={self.dt_targets!r} must be a list of days") from None
-        if not targets or min(targets) <= 0:
-            raise ConfigError(f"dt_targets={self.dt_targets!r} must be positive days, e.g. (12, 24)")
-        object.__setattr__(self, "dt_targets", targets)
-        for name in ("dt_max", "pb_max", "bridge_pb_max"):
-            _require(name, getattr(self, name), minimum=0, strict=True)
-        if self.bridge_dt_max is not None:
-            _require("bridge_dt_max", self.bridge_dt_max, minimum=0, strict=True)
-        for name in ("dt_tol", "yearly_tol", "gap_days", "min_degree"):
-            _require(name, getattr(self, name), minimum=0, integer=True)
-        for name in ("max_degree", "n_nearest"):
-            _require(name, getattr(self, name), minimum=1, integer=True)
-        if self.min_degree > self.max_degree:
-            raise ConfigError(f"min_degree={self.min_degree} is above max_degree="
-                              f"{self.max_degree}; min_degree must be <= max_degree")
-
-    @classmethod
-    def from_kwargs(cls, **options: Any) -> PairOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown pair option(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(known))}, add_pairs, remove_pairs")
-        return cls(**options)
-
-    def cost(self, dt: np.ndarray, bp: np.ndarray) -> np.ndarray:
-        return np.asarray(dt / self.dt_max + np.abs(bp) / self.pb_max)
-
-    def within_thresholds(self, dt: np.ndarray, bp: np.ndarray) -> np.ndarray:
-        return np.asarray((dt <= self.dt_max) & (np.abs(bp) <= self.pb_max))
-
-
-def _require(name: str, value: Any, minimum: float, strict: bool = False,
-             integer: bool = False) -> None:
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok or value < minimum or (strict and value == minimum):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        raise ConfigError(f"{name}={value!r} is not allowed: it must be {kind} {bound}")
 
 
 @dataclass

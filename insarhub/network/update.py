@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from insarhub.network.baselines import StackBaselines, scene_name, stack_baselines
+from insarhub.network.options import DEFAULT_NEW_DATE_NEIGHBOURS, PairOptions
 from insarhub.network.selection import (
-    DEFAULT_NEW_DATE_NEIGHBOURS,
     Pair,
     PairNetworkWarning,
-    PairOptions,
     _Candidates,
     _connect,
     _degree_array,
