@@ -26,7 +26,7 @@ from insarhub_sandbox.catalog.service import CatalogServer
 from insarhub_sandbox.catalog.stacks import dense_stacks
 
 from insarhub.aoi import AOIWarning
-from insarhub.search.downloader import S1SLCDownloader
+from insarhub.downloaders import S1SLCDownloader
 from insarhub.search.stacks import group_products
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search.json"

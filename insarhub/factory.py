@@ -41,8 +41,8 @@ class Downloader(_Factory):
 
     kind = "Downloader"
     types = {
-        "S1_SLC": "insarhub.search.downloader:S1SLCDownloader",
-        "S1_Burst": "insarhub.search.downloader:S1BurstDownloader",
+        "S1_SLC": "insarhub.downloaders:S1SLCDownloader",
+        "S1_Burst": "insarhub.downloaders:S1BurstDownloader",
     }
 
 

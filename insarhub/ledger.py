@@ -15,25 +15,7 @@ Job rows move `queued` -> `submitting` -> `submitted` (or back to `queued` when 
 not to have it). A resubmission (failed or expired job) is a new row, attempt n+1, named
 `<base name>_r<n>`. The *current* job of a pair is its highest attempt.
 
-`hyp3_jobs.json` is an export of the ledger (format below, no secrets); `import_json` merges
-one back in, so the seed's `saved_job_path` keeps working, including the seed's own
-`{"job_ids": {user: [ids]}, "out_dir": ...}` files (their jobs are then looked up on HyP3).
-
-hyp3_jobs.json (format "insarhub-hyp3-jobs", version 1)::
-
-    {"format": "insarhub-hyp3-jobs", "version": 1, "exported_at": ISO-8601 UTC,
-     "processor": "Hyp3_S1", "job_type": "INSAR_GAMMA", "name_prefix": "ifg",
-     "options": {job parameters other than granules},
-     "out_dir": "<workdir>/hyp3",
-     "counts": {"QUEUED": n, "PENDING": n, ...},
-     "job_ids": {user_id: [job_id, ...]},          # the seed's key, current and past jobs
-     "pairs": [{"reference": granule, "secondary": granule, "name": base job name,
-                "request": {"job_type": ..., "job_parameters": {...}},
-                "dropped": false,                  # true: replaced when the network was repaired
-                "jobs": [{"name", "attempt", "reason", "state", "job_id", "user_id",
-                          "status_code", "request_time", "expiration_time", "credit_cost",
-                          "files": [{"url", "filename", "size"}], "expired",
-                          "downloaded": "<product dir relative to workdir>" | null}]}]}
+`hyp3_jobs.json` is an export of the ledger, merged back by `insarhub.ledger_json`.
 """
 
 from __future__ import annotations
@@ -46,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,9 +38,7 @@ from insarhub.errors import LedgerError
 log = logging.getLogger(__name__)
 
 DB_NAME = "insarhub.db"
-EXPORT_NAME = "hyp3_jobs.json"
-EXPORT_FORMAT = "insarhub-hyp3-jobs"
-EXPORT_VERSION = 1
+EXPORT_NAME = "hyp3_jobs.json"  # the ledger's export (insarhub.ledger_json), beside it
 SCHEMA_VERSION = 1
 
 QUEUED, SUBMITTING, SUBMITTED = "queued", "submitting", "submitted"
@@ -188,14 +168,6 @@ class JobRecord:
         return {**self.request, "name": self.name}
 
 
-@dataclass
-class ImportResult:
-    pairs_added: int = 0
-    jobs_added: int = 0
-    unresolved_job_ids: list[str] = field(default_factory=list)  # seed files: look up on HyP3
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
 _JOB_COLUMNS = """
     j.name, j.pair_id, p.reference, p.secondary, p.job_type, p.base_name, p.request,
     j.attempt, j.reason, j.state, j.job_id, j.user_id, j.status_code, j.request_time,
@@ -244,7 +216,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise LedgerError(
                 f"ledger {self.path} cannot be opened ({exc}); if it is damaged, move it aside "
-                f"and rebuild it from {self.workdir / EXPORT_NAME} with import_json()"
+                f"and rebuild it from {self.workdir / EXPORT_NAME} with insarhub.ledger_json.import_json()"
             ) from exc
 
     @classmethod
@@ -580,24 +552,6 @@ class Ledger:
                 yield
             finally:
                 self._con.execute("COMMIT")
-
-    def export_dict(self) -> dict[str, Any]:
-        """The ledger as the hyp3_jobs.json document (one consistent snapshot)."""
-        from insarhub.ledger_json import export_dict
-
-        return export_dict(self)
-
-    def export_json(self, path: str | Path | None = None) -> Path:
-        """Write `hyp3_jobs.json` atomically (temporary file + rename); returns its path."""
-        from insarhub.ledger_json import export_json
-
-        return export_json(self, path)
-
-    def import_json(self, path: str | Path) -> ImportResult:
-        """Merge a `hyp3_jobs.json` into this ledger (what is known already is kept)."""
-        from insarhub.ledger_json import import_json
-
-        return import_json(self, path)
 
     def adopt_job(self, job: Mapping[str, Any], base_name: str, request: dict[str, Any],
                   reference: str, secondary: str) -> bool:

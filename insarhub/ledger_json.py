@@ -1,29 +1,57 @@
 """`hyp3_jobs.json`: the ledger exported as a document, and merged back (also the seed's file).
 
-The format is described in `insarhub.ledger`; no secrets are written.
+`hyp3_jobs.json` is an export of the ledger (`insarhub.ledger`; format below, no secrets); `import_json` merges
+one back in, so the seed's `saved_job_path` keeps working, including the seed's own
+`{"job_ids": {user: [ids]}, "out_dir": ...}` files (their jobs are then looked up on HyP3).
+
+hyp3_jobs.json (format "insarhub-hyp3-jobs", version 1)::
+
+    {"format": "insarhub-hyp3-jobs", "version": 1, "exported_at": ISO-8601 UTC,
+     "processor": "Hyp3_S1", "job_type": "INSAR_GAMMA", "name_prefix": "ifg",
+     "options": {job parameters other than granules},
+     "out_dir": "<workdir>/hyp3",
+     "counts": {"QUEUED": n, "PENDING": n, ...},
+     "job_ids": {user_id: [job_id, ...]},          # the seed's key, current and past jobs
+     "pairs": [{"reference": granule, "secondary": granule, "name": base job name,
+                "request": {"job_type": ..., "job_parameters": {...}},
+                "dropped": false,                  # true: replaced when the network was repaired
+                "jobs": [{"name", "attempt", "reason", "state", "job_id", "user_id",
+                          "status_code", "request_time", "expiration_time", "credit_cost",
+                          "files": [{"url", "filename", "size"}], "expired",
+                          "downloaded": "<product dir relative to workdir>" | null}]}]}
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from insarhub.errors import LedgerError
 from insarhub.ledger import (
-    EXPORT_FORMAT,
     EXPORT_NAME,
-    EXPORT_VERSION,
     JOB_STATES,
     QUEUED,
     SUBMITTED,
-    ImportResult,
     JobRecord,
     Ledger,
     _clean_files,
     utc_now,
 )
+
+EXPORT_FORMAT = "insarhub-hyp3-jobs"
+EXPORT_VERSION = 1
+
+
+@dataclass
+class ImportResult:
+    pairs_added: int = 0
+    jobs_added: int = 0
+    unresolved_job_ids: list[str] = field(default_factory=list)  # seed files: look up on HyP3
+    meta: dict[str, Any] = field(default_factory=dict)
+
 
 
 def export_dict(ledger: Ledger) -> dict[str, Any]:

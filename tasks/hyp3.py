@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from insarhub import Processor
 from insarhub.credits import CreditCeilingError
 from insarhub.errors import CreditError, HyP3Error
+from insarhub.ledger_json import export_json
 from tasks.common import HYP3_TAG, NETWORK_RETRIES, SIDE_EFFECTS, artifact_key
 
 PROCESSOR_FOR_PRODUCT = {"S1_SLC": "Hyp3_S1", "S1_Burst": "Hyp3_Burst"}
@@ -75,7 +76,8 @@ def estimate_credits(stack: str, processor_type: str, workdir: str,
 @task(name="hyp3-submit", **SIDE_EFFECTS, tags=[HYP3_TAG], **NETWORK_RETRIES)
 def submit_pairs(stack: str, processor_type: str, workdir: str,
                  pairs: Sequence[Sequence[str]], options: dict[str, Any] | None = None,
-                 max_credits: float | None = None) -> dict[str, Any]:
+                 max_credits: float | None = None,
+                 allowance: float | None = None) -> dict[str, Any]:
     """Queue `pairs` in the ledger and submit every queued job; what was sent and what waits.
 
     Above `max_credits` nothing is sent (CreditCeilingError). Short of credits, what fits is
@@ -87,7 +89,7 @@ def submit_pairs(stack: str, processor_type: str, workdir: str,
     credit_error = None
     try:
         try:
-            result = processor.submit(max_credits=max_credits)
+            result = processor.submit(max_credits=max_credits, allowance=allowance)
             submitted, recovered, queued = result.submitted, result.recovered, result.queued
         except CreditCeilingError:
             raise
@@ -96,7 +98,7 @@ def submit_pairs(stack: str, processor_type: str, workdir: str,
             submitted, recovered = [], []
             queued = [r.name for r in processor.ledger.jobs() if r.status == "QUEUED"]
             logger.warning("%s: %s", stack, credit_error)
-        processor.ledger.export_json(processor.workdir / "hyp3_jobs.json")
+        export_json(processor.ledger, processor.workdir / "hyp3_jobs.json")
         logger.info("%s: %d pairs in the ledger; %d submitted now, %d found on HyP3, %d queued",
                     stack, processor.ledger.pair_count(), len(submitted), len(recovered),
                     len(queued))
@@ -156,7 +158,7 @@ def download_products(stack: str, processor_type: str, workdir: str) -> list[str
     processor = open_processor(processor_type, workdir)
     try:
         folders = processor.download(progress=False)
-        processor.ledger.export_json(processor.workdir / "hyp3_jobs.json")
+        export_json(processor.ledger, processor.workdir / "hyp3_jobs.json")
         logger.info("%s: %d products in %s", stack, len(folders), processor.products_dir)
         return [str(f) for f in folders]
     finally:

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from insarhub import ledger_json
 from insarhub.credits import CreditEstimate, check_ceiling, estimate_jobs, job_cost
 from insarhub.errors import ConfigError, HyP3Error
 from insarhub.ledger import (
@@ -152,7 +153,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         """Hook: a processor that accepts older job types in an existing workdir."""
 
     def _import(self, saved: Path) -> None:
-        result = self.ledger.import_json(saved)
+        result = ledger_json.import_json(self.ledger, saved)
         other = result.meta.get("job_type")
         if other and other != self.job_type:
             raise ConfigError(f"{saved} holds {other} jobs; open it with the processor for that "
@@ -220,15 +221,17 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         return self.ledger.pairs()
 
     # -- submit --------------------------------------------------------------------------
-    def submit(self, max_credits: float | None = None) -> SubmitResult:
+    def submit(self, max_credits: float | None = None,
+               allowance: float | None = None) -> SubmitResult:
         """Send the queued jobs (idempotent: what HyP3 has already is never sent again).
 
         The credits the queued jobs cost are estimated and logged first (`estimate()`); above
         `max_credits` nothing is sent and `CreditCeilingError` says what the network needs.
         Raises CreditError (after submitting what fits) when the account runs short: the rest
-        stays queued, pairs of the newest dates first.
+        stays queued, pairs of the newest dates first. `allowance` (a fleet budget's grant)
+        caps the credits spent like a smaller account: what fits is sent, the rest stays queued.
         """
-        return self._run("submit", lambda: self._submit_locked(max_credits))
+        return self._run("submit", lambda: self._submit_locked(max_credits, allowance))
 
     def queued(self) -> list[JobRecord]:
         """The jobs waiting to be sent, in submission order: pairs of the newest dates first
@@ -280,7 +283,8 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         self._export()
         return result
 
-    def _submit_locked(self, max_credits: float | None = None) -> SubmitResult:
+    def _submit_locked(self, max_credits: float | None = None,
+                       allowance: float | None = None) -> SubmitResult:
         result = SubmitResult(recovered=self._recover())
         self._resolve_imported()
         queued = self.queued()
@@ -292,7 +296,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         self.last_estimate = estimate
         log.info("%s: HyP3 credits for the queued jobs: %s", estimate.stack, estimate.line())
         check_ceiling(estimate, max_credits)
-        fit, missing, remaining = self._fit_credits(queued, costs)
+        fit, missing, remaining = self._fit_credits(queued, costs, allowance)
         for start in range(0, len(fit), self.batch_size):
             result.submitted += self._post(fit[start:start + self.batch_size])
         result.queued = [r.name for r in self.ledger.jobs(state=QUEUED)]
@@ -308,10 +312,13 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
                 missing_credits=missing, queued=left, submitted=len(result.submitted))
         return result
 
-    def _fit_credits(self, queued: list[JobRecord], costs: Mapping[str, Any] | None
-                     ) -> tuple[list[JobRecord], float, float]:
-        """The queued jobs that fit the remaining credits, in order; missing and remaining."""
+    def _fit_credits(self, queued: list[JobRecord], costs: Mapping[str, Any] | None,
+                     allowance: float | None = None) -> tuple[list[JobRecord], float, float]:
+        """The queued jobs that fit the remaining credits (and `allowance`), in order; missing
+        and remaining."""
         remaining = self.client.user().get("remaining_credits")
+        if allowance is not None:
+            remaining = allowance if remaining is None else min(float(remaining), allowance)
         if remaining is None:
             return queued, 0.0, float("inf")
         prices = [job_cost(r.request, costs) for r in queued]
@@ -516,11 +523,11 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
 
     # -- persistence ---------------------------------------------------------------------
     def _export(self) -> Path:
-        return self.ledger.export_json(self.workdir / EXPORT_NAME)
+        return ledger_json.export_json(self.ledger, self.workdir / EXPORT_NAME)
 
     def save(self, save_path: str | Path | None = None) -> Path:
         """Write `hyp3_jobs.json` (an export of the ledger, no secrets); returns its path."""
-        path = self.ledger.export_json(Path(save_path) if save_path else self.workdir / EXPORT_NAME)
+        path = ledger_json.export_json(self.ledger, Path(save_path) if save_path else self.workdir / EXPORT_NAME)
         print(f"Jobs saved to {path}; reload with "
               f"Processor.create({self.processor_name!r}, saved_job_path={str(path)!r})")
         return path

@@ -312,15 +312,6 @@ class Downloader:
                              f"{' ...' if len(missing) > 5 else ''}")
         return chosen
 
-    # -- pairs -----------------------------------------------------------------------------------
-    def select_pairs(self, **options: Any) -> Any:
-        """Interferogram pairs for every current stack (see `insarhub.network.select_pairs`)."""
-        self._require_results()
-        from insarhub.network import select_pairs
-
-        stacks: Any = self.stacks
-        return select_pairs(stacks, **options)
-
 
 def file_spec(product: ASFProduct, folder: Path) -> FileSpec:
     """What to fetch for a product, and how to check it (size, MD5 when ASF lists one)."""
@@ -373,7 +364,7 @@ def _dash(value: Any) -> str:
     return "-" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-class S1SLCDownloader(Downloader):
+class S1SLCSearch(Downloader):
     """Sentinel-1 IW SLCs, stacks by (relative orbit, frame)."""
 
     defaults: ClassVar[dict[str, Any]] = {
@@ -384,7 +375,7 @@ class S1SLCDownloader(Downloader):
     data_folder = "slc"
 
 
-class S1BurstDownloader(Downloader):
+class S1BurstSearch(Downloader):
     """Sentinel-1 IW bursts (SLC-BURST), grouped per relative orbit into multi-burst stacks.
 
     The bursts over the AOI of each relative orbit form one stack (at most 15 burst-swaths,

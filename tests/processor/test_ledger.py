@@ -13,7 +13,6 @@ import pytest
 
 from insarhub.errors import LedgerError
 from insarhub.ledger import (
-    EXPORT_FORMAT,
     QUEUED,
     SCHEMA_VERSION,
     SUBMITTED,
@@ -22,6 +21,7 @@ from insarhub.ledger import (
     PairSpec,
     attempt_name,
 )
+from insarhub.ledger_json import EXPORT_FORMAT, export_json, import_json
 
 REF = "S1A_IW_SLC__1SDV_20200102T133500_20200102T133527_030626_038260_0001"
 SEC = "S1A_IW_SLC__1SDV_20200114T133459_20200114T133527_030801_038861_0002"
@@ -125,7 +125,7 @@ def test_export_then_import_rebuilds_the_same_ledger(tmp_path: Path, ledger: Led
         {"url": "http://h/p0.zip", "filename": "p0.zip", "size": 5}])])
     ledger.record_download("id-0", "p0.zip", "http://h/p0.zip", 5, "hyp3/p0")
     ledger.drop_pairs([("ref-0003", "sec-0003")], "INSAR_GAMMA")
-    path = ledger.export_json()
+    path = export_json(ledger)
     assert path == ledger.workdir / "hyp3_jobs.json"
     text = path.read_text()
     assert "secret-token-that-must-not-leak" not in text
@@ -135,7 +135,7 @@ def test_export_then_import_rebuilds_the_same_ledger(tmp_path: Path, ledger: Led
     assert data["counts"] == {"SUCCEEDED": 1, "PENDING": 1, "QUEUED": 1}
 
     other = Ledger.for_workdir(tmp_path / "copy")
-    result = other.import_json(path)
+    result = import_json(other, path)
     assert (result.pairs_added, result.jobs_added) == (4, 3)  # the dropped pair had no job
     assert result.meta["processor"] == "Hyp3_S1"
 
@@ -145,14 +145,14 @@ def test_export_then_import_rebuilds_the_same_ledger(tmp_path: Path, ledger: Led
 
     assert view(other) == view(ledger)
     assert other.pairs() == ledger.pairs() and len(other.pairs(include_dropped=True)) == 4
-    again = other.import_json(path)  # merging twice adds nothing
+    again = import_json(other, path)  # merging twice adds nothing
     assert (again.pairs_added, again.jobs_added) == (0, 0)
 
 
 def test_seed_job_file_gives_ids_to_look_up(tmp_path: Path, ledger: Ledger) -> None:
     seed = tmp_path / "seed_hyp3_jobs.json"
     seed.write_text(json.dumps({"job_ids": {"alice": ["a-1", "a-2"]}, "out_dir": str(tmp_path)}))
-    assert ledger.import_json(seed).unresolved_job_ids == ["a-1", "a-2"]
+    assert import_json(ledger, seed).unresolved_job_ids == ["a-1", "a-2"]
 
 
 def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
@@ -172,9 +172,9 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
     not_jobs = tmp_path / "other.json"
     not_jobs.write_text(json.dumps({"hello": 1}))
     with pytest.raises(LedgerError, match="not a hyp3_jobs.json"):
-        ledger.import_json(not_jobs)
+        import_json(ledger, not_jobs)
     with pytest.raises(LedgerError, match="cannot be read as JSON"):
-        ledger.import_json(tmp_path / "missing.json")
+        import_json(ledger, tmp_path / "missing.json")
 
 
 # -- across processes ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from asf_search.search.search_generator import as_ASFProduct
 
 from insarhub import Downloader
 from insarhub.errors import SearchError, StackError
-from insarhub.search.downloader import S1SLCDownloader
+from insarhub.downloaders import S1SLCDownloader
 from insarhub.search.persist import load_products, load_stacks, save_products
 
 SEED_AOI = [-113.05, 37.74, -112.68, 38.00]
