@@ -81,8 +81,7 @@ def quiet() -> contextlib.AbstractContextManager[Any]:
 
 def run(pair_count: int, workers: int) -> dict[str, Any]:
     from hyp3_sdk import HyP3
-    from insarhub_sandbox.admin import SandboxAdmin
-    from insarhub_sandbox.hyp3.service import Hyp3Admin
+    from insarhub_sandbox.admin import Hyp3Admin, SandboxAdmin
 
     from insarhub import Processor
 

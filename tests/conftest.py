@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from insarhub_sandbox.hyp3.service import Hyp3Admin
+from insarhub_sandbox.admin import Hyp3Admin
 from servers import (  # tests/ is on sys.path (this conftest lives there)
     S3Server,
     SandboxProcess,

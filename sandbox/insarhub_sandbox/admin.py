@@ -1,8 +1,10 @@
-"""`SandboxAdmin`: a client for a running sandbox's admin routes (clock, faults, events)."""
+"""Clients for a running sandbox's admin routes: `SandboxAdmin` (clock, faults, events) and
+`Hyp3Admin` (HyP3 failures, speed, paging, credits, the truth files)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -75,3 +77,38 @@ class SandboxAdmin:
 
     def clear_events(self) -> None:
         self._call("DELETE", "events")
+
+
+class Hyp3Admin(SandboxAdmin):
+    """Client for the sandbox HyP3's admin routes: failures, speed, paging, credits, truth."""
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self._call("GET", "hyp3"))
+
+    def configure(self, *, user_id: str | None = None, **settings: Any) -> dict[str, Any]:
+        """e.g. `configure(fail_pairs=[[ref, sec]])`, `configure(fail_rate=0.2, user_id=...)`."""
+        body = {**settings, **({"user_id": user_id} if user_id else {})}
+        return dict(self._call("POST", "hyp3", body))
+
+    def reset(self) -> dict[str, Any]:
+        """Back to the defaults: no failures, the sandbox's job_seconds, 100 jobs a page."""
+        return dict(self._call("POST", "hyp3", {"reset": True}))
+
+    def set_credits(self, user_id: str, credits: float) -> dict[str, Any]:
+        return dict(self._call("POST", "hyp3", {"credits": {user_id: credits}}))
+
+    def truth_files(self, stack_key: str) -> list[str]:
+        return list(self._call("GET", f"truth/{stack_key}/"))
+
+    def download_truth(self, stack_key: str, out_dir: Path) -> list[Path]:
+        """Copy a stack's truth files (velocity, per-date displacement) into `out_dir`."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in self.truth_files(stack_key):
+            response = requests.get(f"{self.url}/_sandbox/truth/{stack_key}/{name}", timeout=self.timeout)
+            if response.status_code >= 400:
+                raise SandboxError(f"truth file {name} of {stack_key}: HTTP {response.status_code}")
+            path = out_dir / name
+            path.write_bytes(response.content)
+            paths.append(path)
+        return paths

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flowkit import AOI, SandboxUser, task_runs_of
-from insarhub_sandbox.hyp3.service import Hyp3Admin
+from insarhub_sandbox.admin import Hyp3Admin
 from prefect.settings import PREFECT_API_URL
 
 from flows.pipeline import insar_pipeline

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 from flowkit import AOI
-from insarhub_sandbox.hyp3.service import Hyp3Admin
+from insarhub_sandbox.admin import Hyp3Admin
 
 from flows.deployments import PREFECT_YAML, add_monitor_deployment, deployments
 from flows.server import PrefectServer, register_deployments, start_worker, stop_process

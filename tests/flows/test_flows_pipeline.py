@@ -18,7 +18,7 @@ from flowkit import (
     artifacts_of_run,
     task_runs_of,
 )
-from insarhub_sandbox.hyp3.service import Hyp3Admin
+from insarhub_sandbox.admin import Hyp3Admin
 
 from flows.pipeline import insar_pipeline
 from insarhub import Downloader

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from hyp3_helpers import Hyp3User, stack_scenes
 from hyp3_sdk import HyP3
+from insarhub_sandbox.admin import Hyp3Admin
 from insarhub_sandbox.catalog.service import CatalogService
 from insarhub_sandbox.clock import SandboxClock
-from insarhub_sandbox.hyp3.service import Hyp3Admin
 from insarhub_sandbox.records import SceneRecord
 
 

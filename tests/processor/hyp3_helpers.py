@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyp3_sdk import HyP3
-from insarhub_sandbox.hyp3.service import Hyp3Admin
+from insarhub_sandbox.admin import Hyp3Admin
 from insarhub_sandbox.records import SceneRecord
 
 from insarhub.processor.hyp3_client import RetryPolicy

@@ -15,9 +15,9 @@ import requests
 import shapely
 from hyp3_sdk import HyP3
 from hyp3_sdk.exceptions import HyP3Error
+from insarhub_sandbox.admin import Hyp3Admin
 from insarhub_sandbox.catalog.service import CatalogService
 from insarhub_sandbox.clock import SandboxClock
-from insarhub_sandbox.hyp3.service import Hyp3Admin
 from mintpy.prep_hyp3 import add_hyp3_metadata
 from mintpy.utils import readfile
 from osgeo import gdal

@@ -11,9 +11,9 @@ import pytest
 import requests
 from hyp3_sdk import HyP3
 from hyp3_sdk.exceptions import HyP3Error, HyP3SDKError, ServerError, ServiceUnavailableError
+from insarhub_sandbox.admin import Hyp3Admin
 from insarhub_sandbox.catalog.service import CatalogService
 from insarhub_sandbox.clock import SandboxClock
-from insarhub_sandbox.hyp3.service import Hyp3Admin
 from insarhub_sandbox.records import SceneRecord
 
 GAMMA_LAYERS = ("_unw_phase.tif", "_corr.tif", "_dem.tif", "_lv_theta.tif", "_lv_phi.tif",

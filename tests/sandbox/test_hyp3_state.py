@@ -18,10 +18,9 @@ import pytest
 import rasterio
 import requests
 from hyp3_sdk import HyP3
-from insarhub_sandbox.admin import SandboxAdmin
+from insarhub_sandbox.admin import Hyp3Admin, SandboxAdmin
 from insarhub_sandbox.catalog.service import CatalogService
 from insarhub_sandbox.clock import SandboxClock
-from insarhub_sandbox.hyp3.service import Hyp3Admin
 
 
 @pytest.fixture(scope="module")

@@ -42,11 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import requests
-
-from insarhub_sandbox.admin import SandboxAdmin
 from insarhub_sandbox.clock import SandboxClock, parse_time
-from insarhub_sandbox.errors import SandboxError
 from insarhub_sandbox.http import Request, Response, Router, file_response, json_response
 from insarhub_sandbox.hyp3.jobs import FAILED, STATUS_CODES, SUCCEEDED, Job, JobStore, Product, User
 from insarhub_sandbox.hyp3.validate import (
@@ -570,39 +566,3 @@ class Hyp3Service:
             raise Hyp3ApiError(404, f"no truth file {request.params['filename']!r} for stack "
                                     f"{request.params['stack_key']!r}")
         return file_response(path, "image/tiff" if path.suffix == ".tif" else "application/octet-stream")
-
-
-class Hyp3Admin(SandboxAdmin):
-    """Client for the sandbox HyP3's admin routes: failures, speed, paging, credits, truth."""
-
-    def settings(self) -> dict[str, Any]:
-        return dict(self._call("GET", "hyp3"))
-
-    def configure(self, *, user_id: str | None = None, **settings: Any) -> dict[str, Any]:
-        """e.g. `configure(fail_pairs=[[ref, sec]])`, `configure(fail_rate=0.2, user_id=...)`."""
-        body = {**settings, **({"user_id": user_id} if user_id else {})}
-        return dict(self._call("POST", "hyp3", body))
-
-    def reset(self) -> dict[str, Any]:
-        """Back to the defaults: no failures, the sandbox's job_seconds, 100 jobs a page."""
-        return dict(self._call("POST", "hyp3", {"reset": True}))
-
-    def set_credits(self, user_id: str, credits: float) -> dict[str, Any]:
-        return dict(self._call("POST", "hyp3", {"credits": {user_id: credits}}))
-
-    def truth_files(self, stack_key: str) -> list[str]:
-        return list(self._call("GET", f"truth/{stack_key}/"))
-
-    def download_truth(self, stack_key: str, out_dir: Path) -> list[Path]:
-        """Copy a stack's truth files (velocity, per-date displacement) into `out_dir`."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name in self.truth_files(stack_key):
-            response = requests.get(f"{self.url}/_sandbox/truth/{stack_key}/{name}", timeout=self.timeout)
-            if response.status_code >= 400:
-                raise SandboxError(f"truth file {name} of {stack_key}: HTTP {response.status_code}")
-            path = out_dir / name
-            path.write_bytes(response.content)
-            paths.append(path)
-        return paths
-
