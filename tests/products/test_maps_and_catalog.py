@@ -80,11 +80,11 @@ def test_kmz_from_mintpy_is_a_google_earth_overlay(products) -> None:
 
 def test_stac_item_lists_every_product(products, synthetic_run) -> None:
     item = json.loads(products.stac_item.read_text())
-    assert item["type"] == "Feature" and item["stac_version"] == "1.0.0"
+    assert item["type"] == "Feature" and item["stac_version"] == "1.1.0"
     assert item["properties"]["datetime"] is None
     assert item["properties"]["start_datetime"] == "2020-01-02T00:00:00Z"
     assert item["properties"]["end_datetime"] == "2020-03-26T23:59:59Z"
-    assert item["properties"]["proj:epsg"] == 32612
+    assert item["properties"]["proj:code"] == "EPSG:32612"
     assert item["properties"]["insarhub:dates"] == [d.isoformat() for d in synthetic_run.dates]
     listed = {Path(products.stac_item.parent, a["href"]).resolve() for a in item["assets"].values()}
     written = {p.resolve() for p in products.files() if p != products.stac_item}
