@@ -12,6 +12,10 @@ class InsarHubError(Exception):
     """Root of every error raised on purpose by insarhub."""
 
 
+class RetriesExhausted(InsarHubError):
+    """A service kept failing through every HTTP retry (`insarhub.retry`); not retried again."""
+
+
 class ConfigError(InsarHubError, ValueError):
     """A configuration value or option is invalid."""
 
@@ -77,3 +81,11 @@ def config_error(model: str, exc: Any) -> ConfigError:
     problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or model}: {e['msg']} "
                          f"(got {e.get('input')!r})" for e in exc.errors())
     return ConfigError(f"{model}: {problems}")
+
+
+class CatalogUnavailableError(SearchError, RetriesExhausted):
+    """The catalog could not be searched after every retry."""
+
+
+class DownloadRetriesExhausted(DownloadError, RetriesExhausted):
+    """Files that still failed after every retry (a later run resumes them)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -32,7 +31,8 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 
 from insarhub import settings
-from insarhub.errors import CredentialsError, DownloadError
+from insarhub.errors import CredentialsError, DownloadError, DownloadRetriesExhausted
+from insarhub.retry import DOWNLOAD_POLICY, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +147,10 @@ class _Progress:
 
 
 class _Downloader:
-    def __init__(self, session: requests.Session, retries: int, backoff: float,
+    def __init__(self, session: requests.Session, policy: RetryPolicy,
                  progress: _Progress) -> None:
         self.session = session
-        self.retries = retries
-        self.backoff = backoff
+        self.policy = policy
         self.progress = progress
 
     def fetch(self, spec: FileSpec) -> Path:
@@ -172,12 +171,12 @@ class _Downloader:
                 if isinstance(exc, _Corrupt):
                     spec.part.unlink(missing_ok=True)
                 attempt += 1
-                if attempt > self.retries:
-                    raise DownloadError(f"{spec.path.name}: gave up after {attempt} attempts "
-                                        f"({exc})") from None
-                pause = min(30.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                if attempt >= self.policy.attempts:
+                    raise DownloadRetriesExhausted(
+                        f"{spec.path.name}: gave up after {attempt} attempts ({exc})") from None
+                pause = self.policy.delay(attempt - 1)
                 log.info("%s: %s; retry %d/%d in %.1f s", spec.path.name, exc, attempt,
-                         self.retries, pause)
+                         self.policy.attempts - 1, pause)
                 time.sleep(pause)
 
     def _transfer(self, spec: FileSpec) -> None:
@@ -251,8 +250,10 @@ def download_files(files: Iterable[FileSpec], *, session: requests.Session | Non
     own_session = session is None
     http = session or default_session(max_workers)
     bar = _Progress(specs, progress)
-    worker = _Downloader(http, retries, backoff, bar)
+    worker = _Downloader(http, RetryPolicy(attempts=retries + 1, base_delay=backoff,
+                                          max_delay=DOWNLOAD_POLICY.max_delay), bar)
     failures: list[str] = []
+    exhausted = 0
     credential_error: CredentialsError | None = None
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(specs)))) as pool:
@@ -264,6 +265,7 @@ def download_files(files: Iterable[FileSpec], *, session: requests.Session | Non
                     credential_error = credential_error or exc
                 except DownloadError as exc:
                     failures.append(str(exc))
+                    exhausted += isinstance(exc, DownloadRetriesExhausted)
                 except OSError as exc:
                     failures.append(f"{spec.path.name}: {type(exc).__name__}: {exc}")
     finally:
@@ -275,6 +277,7 @@ def download_files(files: Iterable[FileSpec], *, session: requests.Session | Non
     if failures:
         listing = "; ".join(settings.redact(f) for f in failures[:10])
         more = f" (and {len(failures) - 10} more)" if len(failures) > 10 else ""
-        raise DownloadError(f"{len(failures)} of {len(specs)} download(s) failed: {listing}{more}. "
-                            "Run the download again to resume them.")
+        error = DownloadRetriesExhausted if exhausted == len(failures) else DownloadError
+        raise error(f"{len(failures)} of {len(specs)} download(s) failed: {listing}{more}. "
+                    "Run the download again to resume them.")
     return [s.path for s in specs]

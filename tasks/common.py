@@ -1,7 +1,9 @@
 """What every InSARHub task shares: retry and cache policies, rate-limit tags, key names.
 
-Network stages (catalog search, HyP3 calls, downloads) retry with exponential backoff and
-jitter, but not on mistakes a retry cannot fix (bad input, missing credits). Pure stages cache
+Network stages (catalog search, HyP3 calls, downloads) are retried by Prefect only where the
+library's one HTTP retry layer (`insarhub.retry`) does not reach: not a service that kept
+failing through every HTTP retry (`RetriesExhausted`: the next run or schedule tries again),
+and not mistakes a retry cannot fix (bad input, missing credits). Pure stages cache
 on their inputs and their own source code, with results persisted so that a rerun in another
 process (after a crash) reuses them. Tags rate-limit the calls to ASF and HyP3 once a limit
 exists on the server:
@@ -27,6 +29,7 @@ from insarhub.errors import (
     CredentialsError,
     CreditError,
     PairNetworkError,
+    RetriesExhausted,
     StackError,
 )
 
@@ -34,9 +37,11 @@ ASF_TAG = "asf"
 HYP3_TAG = "hyp3"
 DEFAULT_TAG_LIMITS = {ASF_TAG: 2, HYP3_TAG: 4}
 
-# errors a retry cannot fix: the task fails at once with the clear message
+# errors a task retry cannot fix (or that the HTTP layer retried already): the task fails at
+# once with the clear message
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     AOIError, ConfigError, CreditError, CredentialsError, PairNetworkError, StackError,
+    RetriesExhausted,
 )
 
 SEARCH_CACHE_TTL = timedelta(hours=6)  # a catalog search is reused this long
@@ -57,7 +62,7 @@ def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) 
 
 
 NETWORK_RETRIES: dict[str, Any] = {
-    "retries": 4,
+    "retries": 2,  # failures outside HTTP (a broken product file, a busy ledger, ...)
     "retry_delay_seconds": exponential_backoff(backoff_factor=2),
     "retry_jitter_factor": 0.5,
     "retry_condition_fn": retry_transient,

@@ -54,9 +54,11 @@ from insarhub.processor.base import (
     BaseProcessor,
     ProcessingStatus,
 )
-from insarhub.processor.hyp3_client import Hyp3Client, RetryPolicy
+from insarhub.processor.hyp3_client import HYP3_POLICY, Hyp3Client
 from insarhub.processor.hyp3_download import Hyp3Downloads, extract_product
 from insarhub.processor.hyp3_jobs import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PREFIX,
     INSAR_GAMMA,
     INSAR_ISCE_BURST,
     INSAR_ISCE_MULTI_BURST,
@@ -71,11 +73,11 @@ from insarhub.processor.hyp3_jobs import (
 )
 from insarhub.processor.hyp3_pairs import normalize_pairs, stack_folder
 from insarhub.processor.hyp3_submit import Hyp3Posting, InsufficientCreditsError
+from insarhub.retry import RetryPolicy
 from insarhub.settings import redact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "ifg"
 TABLE_COLUMNS = ["name", "job_id", "status", "expiration_time", "expired", "downloaded",
                  "reference", "secondary", "attempt"]
 
@@ -112,7 +114,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
 
     def __init__(self, pairs: Any = None, workdir: str | Path | None = None,
                  saved_job_path: str | Path | None = None, *, name_prefix: str | None = None,
-                 max_retries: int = 2, max_workers: int = 8,
+                 max_retries: int = DEFAULT_MAX_RETRIES, max_workers: int = 8,
                  batch_size: int = MAX_JOBS_PER_REQUEST, client: Hyp3Client | None = None,
                  retry_policy: RetryPolicy | None = None, **options: Any) -> None:
         saved = Path(saved_job_path).expanduser() if saved_job_path is not None else None
@@ -138,7 +140,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         self.max_retries = max_retries
         self.max_workers = max(1, int(max_workers))
         self.batch_size = batch_size
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.retry_policy = retry_policy or HYP3_POLICY
         self.last_estimate: CreditEstimate | None = None  # of the last submit()
         self._client = client
         self.ledger = Ledger(self.workdir / DB_NAME)

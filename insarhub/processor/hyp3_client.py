@@ -16,43 +16,23 @@ It counts the requests it sends (`requests_sent`), for benchmarks and tests.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import requests
 
 from insarhub import settings
-from insarhub.errors import CredentialsError, HyP3Error
+from insarhub.errors import CredentialsError, HyP3Error, RetriesExhausted
+from insarhub.retry import RETRY_STATUSES, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+HYP3_POLICY = RetryPolicy(attempts=8)  # GETs; POST /jobs is retried by the poster, by name
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try: attempts per request, backoff base and cap (seconds)."""
-
-    attempts: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    timeout: tuple[float, float] = (10.0, 120.0)  # connect, read
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]; at least Retry-After."""
-        bound = min(self.max_delay, self.base_delay * (2 ** attempt))
-        wait = random.uniform(0.0, bound)
-        if retry_after is not None:
-            wait = max(wait, min(retry_after, self.max_delay))
-        return wait
-
-
-class TransientHyP3Error(HyP3Error):
+class TransientHyP3Error(HyP3Error, RetriesExhausted):
     """HyP3 answered 5xx/429 or could not be reached (after every retry, where retried)."""
 
     def __init__(self, message: str, retry_after: float | None = None,
@@ -71,7 +51,7 @@ class Hyp3Client:
         from hyp3_sdk.exceptions import AuthenticationError
 
         self.api_url = (api_url or settings.hyp3_url()).rstrip("/")
-        self.retry_policy = retry or RetryPolicy()
+        self.retry_policy = retry or HYP3_POLICY
         secret = settings.earthdata_token()
         token = token or (secret.get_secret_value() if secret else None)
         self._secrets = [token] if token else []

@@ -2,12 +2,13 @@
 
 asf_search hard-codes `https://{host}`; for a loopback catalog served over plain HTTP (the
 sandbox) a transport adapter mounted on that prefix rewrites the scheme. Every catalog call
-retries 429/5xx answers with backoff and jitter. Search errors are never posted to ASF.
+retries 429/5xx answers with backoff and jitter (`insarhub.retry`). Search errors are never posted to ASF.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from insarhub import settings
+from insarhub.retry import CATALOG_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +27,13 @@ asf_search.REPORT_ERRORS = False  # never post our search errors to ASF
 if logging.getLogger("asf_search").level == logging.NOTSET:  # its INFO lines dump every query
     logging.getLogger("asf_search").setLevel(logging.WARNING)
 
-RETRY_STATUS = (429, 500, 502, 503, 504)
-
-
-def catalog_retry(total: int = 5) -> Retry:
-    """Retries for catalog POSTs: 429/5xx and broken answers, exponential backoff + jitter.
+def catalog_retry(total: int = CATALOG_POLICY.attempts - 1) -> Retry:
+    """Retries for catalog POSTs (`insarhub.retry`): 429/5xx and broken answers.
 
     A catalog that cannot be reached at all is retried twice only, so that a wrong
     INSARHUB_ASF_URL fails in about a second instead of hanging."""
-    return Retry(total=total, connect=min(total, 2), read=total, status=total, backoff_factor=0.3,
-                 backoff_max=8.0, backoff_jitter=0.3, status_forcelist=RETRY_STATUS,
-                 allowed_methods=None, raise_on_status=True, respect_retry_after_header=True)
+    policy = replace(CATALOG_POLICY, attempts=total + 1)
+    return policy.urllib3_retry(connect=min(total, 2))
 
 
 class PlainHTTPAdapter(HTTPAdapter):

@@ -28,7 +28,7 @@ from shapely.geometry import shape
 
 from insarhub import settings
 from insarhub.aoi import load_aoi
-from insarhub.errors import ConfigError, SearchError, StackError
+from insarhub.errors import CatalogUnavailableError, ConfigError, SearchError, StackError
 from insarhub.search import filters, persist
 from insarhub.search.asf import search_options
 from insarhub.search.multiburst import (
@@ -104,7 +104,7 @@ class Downloader:
             raise SearchError(f"catalog search failed: {settings.redact(str(exc))}") from None
         except Exception as exc:  # requests/urllib3 errors after retries, bad catalog answers
             where = settings.asf_url() or f"https://{settings.ASF_DEFAULT_HOST}"
-            raise SearchError(f"catalog search at {where} failed ({type(exc).__name__}: "
+            raise CatalogUnavailableError(f"catalog search at {where} failed ({type(exc).__name__}: "
                               f"{settings.redact(str(exc))[:300]})") from None
         self.results = self.group(results)
         self._stacks = dict(self.results)

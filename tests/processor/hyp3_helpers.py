@@ -10,7 +10,7 @@ from hyp3_sdk import HyP3
 from insarhub_sandbox.admin import Hyp3Admin
 from insarhub_sandbox.records import SceneRecord
 
-from insarhub.processor.hyp3_client import RetryPolicy
+from insarhub.retry import RetryPolicy
 
 # fast retries: the sandbox answers in milliseconds
 FAST_RETRY = RetryPolicy(attempts=12, base_delay=0.02, max_delay=0.3, timeout=(5.0, 30.0))

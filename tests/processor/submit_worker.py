@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from insarhub import Processor
-from insarhub.processor.hyp3_client import RetryPolicy
+from insarhub.retry import RetryPolicy
 
 
 def main() -> None:

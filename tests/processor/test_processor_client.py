@@ -6,7 +6,8 @@ import pytest
 from hyp3_helpers import Hyp3User
 
 from insarhub.errors import CredentialsError, HyP3Error
-from insarhub.processor.hyp3_client import Hyp3Client, RetryPolicy, TransientHyP3Error
+from insarhub.processor.hyp3_client import Hyp3Client, TransientHyP3Error
+from insarhub.retry import RetryPolicy
 
 FAST = RetryPolicy(attempts=30, base_delay=0.01, max_delay=0.05)
 

@@ -18,7 +18,7 @@ from insarhub import Downloader, Processor
 from insarhub.errors import CredentialsError, CreditError, HyP3Error, ProcessorError
 from insarhub.ledger import SUBMITTING, Ledger
 from insarhub.processor.hyp3 import Hyp3Processor, InsufficientCreditsError
-from insarhub.processor.hyp3_client import RetryPolicy
+from insarhub.retry import RetryPolicy
 
 AOI = [-113.05, 37.74, -112.68, 38.00]
 LAYERS = ("_unw_phase.tif", "_corr.tif", "_dem.tif", "_lv_theta.tif", "_lv_phi.tif",
