@@ -43,6 +43,7 @@ class Downloader(_Factory):
     types = {
         "S1_SLC": "insarhub.downloaders:S1SLCDownloader",
         "S1_Burst": "insarhub.downloaders:S1BurstDownloader",
+        "S1_DISP": "insarhub.search.disp:S1DispDownloader",
     }
 
 

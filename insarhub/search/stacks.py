@@ -15,6 +15,7 @@ Stacks = dict[StackKey, list[ASFProduct]]
 
 _SLC_DIR = re.compile(r"^p(\d+)_f(\d+)$")
 _BURST_ID = re.compile(r"^\d{3}_\d{6}_IW[123]$")
+_DISP_FRAME = re.compile(r"^F\d{5}$")  # an OPERA DISP-S1 frame, e.g. "F31466" (search.disp)
 _MULTI = re.compile(r"^p\d{1,3}_IW[123](-[123])?_\d{1,7}(-\d{1,7})?$")  # see search.multiburst
 
 
@@ -34,7 +35,7 @@ def stack_dirname(key: StackKey) -> str:
     """The working-directory name of a stack: "p100_f466", a multi-burst stack
     "p100_IW1-3_213524-213530" or a single burst ID "174_372326_IW3"."""
     if isinstance(key, str):
-        if not (_BURST_ID.match(key) or _MULTI.match(key)):
+        if not (_BURST_ID.match(key) or _MULTI.match(key) or _DISP_FRAME.match(key)):
             raise StackError(f"stack {key!r} is neither a multi-burst stack like "
                              "'p100_IW1-3_213524-213530' nor a full burst ID like '174_372326_IW3'")
         return key
@@ -49,7 +50,7 @@ def parse_stack(value: str | Sequence[int]) -> StackKey:
         found = _SLC_DIR.match(text)
         if found:
             return int(found.group(1)), int(found.group(2))
-        if _BURST_ID.match(text) or _MULTI.match(text):
+        if _BURST_ID.match(text) or _MULTI.match(text) or _DISP_FRAME.match(text):
             return text
         raise StackError(f"stack {value!r} is neither 'p<path>_f<frame>', a multi-burst stack "
                          "like 'p100_IW1-3_213524-213530' nor a burst ID like '174_372326_IW3'")

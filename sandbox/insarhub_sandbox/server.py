@@ -65,6 +65,13 @@ class Sandbox:
         self.services["hyp3"] = Hyp3Service(
             clock=self.clock, catalog=catalog, options=self.options, base_url=self.url
         )
+        from insarhub_sandbox.disp.service import DispService
+
+        hyp3 = self.services["hyp3"]
+        disp = DispService(catalog.records, hyp3.renderer._simulated_earth,  # type: ignore[attr-defined]
+                           self.options.data_dir, self.url)
+        catalog.extra_tables.update(disp.tables)
+        self.services["disp"] = disp
         for service in self.services.values():
             service.register(self.router)
 
@@ -74,6 +81,7 @@ class Sandbox:
             "INSARHUB_ASF_URL": self.url,
             "INSARHUB_HYP3_URL": self.url,
             "EARTHDATA_TOKEN": SANDBOX_TOKEN,
+            "OPERA_UTILS_DATA_DIR": str((self.options.data_dir / "opera_utils").resolve()),
         }
 
     def start(self) -> Sandbox:

@@ -98,6 +98,7 @@ class CatalogService:
         self._records: list[SceneRecord] | None = None
         self._cache: OrderedDict[Any, list[Entry]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.extra_tables: dict[str, EntryTable] = {}  # by collection short name (DISP-S1)
 
     def _index_names(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
@@ -118,6 +119,10 @@ class CatalogService:
 
     def _tables(self, params: dict[str, list[str]] | None = None) -> list[EntryTable]:
         """The tables a query can hit: bursts only when it may ask for them."""
+        extra = [self.extra_tables[n] for n in (params or {}).get("shortName", [])
+                 if n in self.extra_tables]
+        if extra:
+            return extra
         if params is not None and not _may_want_bursts(params):
             return [self._main]
         return [self._main, self._bursts()]

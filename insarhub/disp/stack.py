@@ -1,0 +1,186 @@
+"""A frame's DISP-S1 products -> the MintPy-style outputs the products and alerts read.
+
+opera-utils does the reading: `reformat_stack` stacks the NetCDFs, applies the solid-Earth-tide
+correction, masks with `recommended_mask`, rebases the moving ministack reference dates onto
+the first one and references each date to the median of the high-coherence pixels;
+`disp_nc_to_mintpy` writes MintPy's `timeseries.h5` (and `geometryGeo.h5` from the static
+layers). Then, for the one downstream path of the MintPy route: `temporalCoherence.h5` and
+`maskTempCoh.h5` from DISP-S1's coherence and recommended mask, and `velocity.h5` (with
+`velocityStd`) from MintPy's own `timeseries2velocity`, the model the HyP3+MintPy path fits.
+
+A rebuild takes every product again (no inversion: seconds), so a monitoring cycle that finds
+new dates re-runs `build_timeseries` with all the frame's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from insarhub.disp import framedb
+from insarhub.disp.errors import DispError, DispFileError
+from insarhub.disp.files import check_netcdf, parse_name
+
+log = logging.getLogger(__name__)
+STACK_FILE = "disp_stack.nc"
+SOURCE_FILE = "disp_source.json"
+MIN_RELIABLE = 0.9  # share of dates a pixel must be in recommended_mask to be reliable
+
+
+@dataclass(frozen=True)
+class DispTimeSeries:
+    """What `build_timeseries` made."""
+
+    mintpy_dir: Path
+    frame: int
+    dates: list[date]
+    products: int
+    shape: tuple[int, int]
+
+    def line(self) -> str:
+        return (f"DISP-S1 frame F{self.frame:05d}: {self.products} products -> "
+                f"{len(self.dates)} dates {self.dates[0]}..{self.dates[-1]}, "
+                f"{self.shape[0]}x{self.shape[1]} px in {self.mintpy_dir}")
+
+
+class _LogStream(io.TextIOBase):
+    """opera-utils prints its progress: send it to the log instead."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            log.debug("opera-utils: %s", text.strip())
+        return len(text)
+
+
+def _quiet() -> contextlib.AbstractContextManager[Any]:
+    return contextlib.redirect_stdout(_LogStream())
+
+
+def _frame_files(files: list[Path]) -> tuple[int, list[Path]]:
+    if not files:
+        raise DispError("no DISP-S1 NetCDF files given: download the frame's products first")
+    frames = {parse_name(f.name)[0] for f in files}
+    if len(frames) != 1:
+        raise DispError(f"DISP-S1 files of several frames given ({sorted(frames)}): stack one "
+                        "frame at a time")
+    bad = [(f.name, why) for f in files if (why := check_netcdf(f))]
+    if bad:
+        raise DispFileError("unreadable DISP-S1 file(s): " + "; ".join(f"{n} ({w})" for n, w in bad))
+    return frames.pop(), sorted(files)
+
+
+def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
+                     static_dir: Path | str | None = None) -> DispTimeSeries:
+    """Stack one frame's DISP-S1 `files` into `mintpy_dir` (timeseries.h5, velocity.h5,
+    temporalCoherence.h5, maskTempCoh.h5, geometryGeo.h5 with static layers)."""
+    framedb.configure()
+    frame, paths = _frame_files([Path(f) for f in files])
+    out = Path(mintpy_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "disp_work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    stack_nc = work / STACK_FILE
+    from opera_utils.disp import reformat_stack
+    from opera_utils.disp.mintpy import disp_nc_to_mintpy
+
+    geometry_dir = Path(static_dir) if static_dir and any(Path(static_dir).glob("*los_enu.tif")) else None
+    with _quiet():
+        try:
+            reformat_stack(input_files=paths, output_name=str(stack_nc))
+            for stale in ("timeseries.h5", "velocity.h5"):
+                (out / stale).unlink(missing_ok=True)
+            disp_nc_to_mintpy(stack_nc, sample_disp_nc=paths[0], outdir=out,
+                              geometry_dir=geometry_dir, reliability_threshold=MIN_RELIABLE)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DispError(f"opera-utils could not stack frame F{frame:05d} "
+                            f"({type(exc).__name__}: {exc})") from exc
+    # opera-utils' timeseries_density.h5 would be taken for a corrected time series downstream
+    (out / "timeseries_density.h5").replace(out / "disp_density.h5")
+    _quality_files(out)
+    if (out / "geometryGeo.h5").is_file():
+        (out / "inputs").mkdir(exist_ok=True)
+        shutil.copy2(out / "geometryGeo.h5", out / "inputs" / "geometryGeo.h5")
+    _velocity(out)
+    dates, shape = _dates_shape(out / "timeseries.h5")
+    (out / SOURCE_FILE).write_text(json.dumps({
+        "source": "OPERA DISP-S1", "frame": frame, "products": [p.name for p in paths],
+        "dates": [d.isoformat() for d in dates]}, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
+    result = DispTimeSeries(out, frame, dates, len(paths), shape)
+    log.info(result.line())
+    return result
+
+
+def _write(path: Path, name: str, data: np.ndarray, attrs: dict[str, Any]) -> None:
+    with h5py.File(path, "w") as f:
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        f.create_dataset(name, data=data)
+
+
+def _quality_files(out: Path) -> None:
+    """temporalCoherence.h5 and maskTempCoh.h5, as MintPy names them, from DISP-S1's layers."""
+    with h5py.File(out / "avgSpatialCoh.h5", "r") as f:
+        coherence = f["avgSpatialCoh"][()].astype(np.float32)
+        attrs = dict(f.attrs)
+    with h5py.File(out / f"recommended_mask_{int(MIN_RELIABLE * 100)}thresh.h5", "r") as f:
+        mask = f["recommendedMask"][()].astype(bool)
+    base = {k: v for k, v in attrs.items() if k not in ("FILE_TYPE", "UNIT")}
+    coherence = np.nan_to_num(coherence, nan=0.0)
+    _write(out / "temporalCoherence.h5", "temporalCoherence", coherence,
+           {**base, "FILE_TYPE": "temporalCoherence", "UNIT": "1"})
+    _write(out / "maskTempCoh.h5", "mask", mask, {**base, "FILE_TYPE": "mask", "UNIT": "1"})
+
+
+def _velocity(out: Path) -> None:
+    """MintPy's timeseries2velocity (linear, with velocityStd), as in the MintPy path."""
+    from mintpy.cli import timeseries2velocity
+
+    ry, rx = _reference_pixel(out)
+    with h5py.File(out / "timeseries.h5", "r+") as f:
+        ts = f["timeseries"]
+        ts[...] = ts[()] - ts[:, ry, rx][:, None, None]
+        f.attrs.update({"REF_DATE": f["date"][0].decode(), "REF_Y": str(ry), "REF_X": str(rx),
+                        "INSARHUB_SOURCE": "OPERA DISP-S1"})
+    (out / "velocity.h5").unlink(missing_ok=True)
+    with _quiet():
+        try:
+            timeseries2velocity.main([str(out / "timeseries.h5"), "-o", str(out / "velocity.h5")])
+        except SystemExit as exc:
+            raise DispError(f"MintPy timeseries2velocity failed on {out / 'timeseries.h5'} "
+                            f"(exit {exc.code})") from None
+
+
+def _reference_pixel(out: Path) -> tuple[int, int]:
+    """MintPy's default reference: the reliable pixel of highest temporal coherence."""
+    with h5py.File(out / "temporalCoherence.h5", "r") as f:
+        coherence = f["temporalCoherence"][()]
+    with h5py.File(out / "maskTempCoh.h5", "r") as f:
+        mask = f["mask"][()].astype(bool)
+    with h5py.File(out / "timeseries.h5", "r") as f:
+        finite = np.isfinite(f["timeseries"][()]).all(axis=0)
+    score = np.where(mask & finite, coherence, -1.0)
+    if score.max() < 0:
+        raise DispError(f"no reliable pixel in {out} to reference the time series to")
+    row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(row), int(col)
+
+
+def _dates_shape(path: Path) -> tuple[list[date], tuple[int, int]]:
+    with h5py.File(path, "r") as f:
+        dates = [date.fromisoformat(f"{d[:4]}-{d[4:6]}-{d[6:]}")
+                 for d in (x.decode() for x in f["date"][()])]
+        shape = tuple(int(v) for v in f["timeseries"].shape[1:])
+    return dates, (shape[0], shape[1])
