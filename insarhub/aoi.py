@@ -66,6 +66,22 @@ def load_aoi(value: AOIInput) -> Polygon | MultiPolygon:
     return _finish(geometry, _describe(value))
 
 
+def optional_aoi(value: AOIInput | None) -> Polygon | MultiPolygon | None:
+    """`load_aoi`, with None for "no AOI" (the stack's own extent)."""
+    return None if value is None else load_aoi(value)
+
+
+def bbox_snwe(value: AOIInput | None) -> list[float] | None:
+    """ISCE2's bounding box `[S, N, W, E]` of an AOI (None: the stack's common overlap).
+
+    Everywhere else a box is `[W, S, E, N]` (min_lon, min_lat, max_lon, max_lat), as GeoJSON."""
+    geometry = optional_aoi(value)
+    if geometry is None:
+        return None
+    west, south, east, north = geometry.bounds
+    return [south, north, west, east]
+
+
 def aoi_argument(value: str | Sequence[str]) -> list[float] | str:
     """A command-line AOI: four numbers (`W,S,E,N` or `W S E N`) become a bbox; else WKT or a path."""
     parts = value.split(",") if isinstance(value, str) else list(value)

@@ -13,19 +13,10 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from insarhub import Downloader, Processor
+from insarhub.aoi import bbox_snwe
 from tasks.common import ASF_TAG, NETWORK_RETRIES, SIDE_EFFECTS
 
 JOB_FILE = "isce_job.yaml"
-
-
-def bbox_snwe(aoi: Any) -> list[float] | None:
-    """ISCE's bounding box [S, N, W, E] from an AOI (None: the stack's common overlap)."""
-    if aoi is None:
-        return None
-    from insarhub.aoi import load_aoi
-
-    west, south, east, north = load_aoi(aoi).bounds
-    return [south, north, west, east]
 
 
 @task(name="download-slcs", **SIDE_EFFECTS, tags=[ASF_TAG], **NETWORK_RETRIES)

@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shapely.geometry.base import BaseGeometry
-
 from insarhub.analyzer.append import append_dates, stack_pairs
 from insarhub.analyzer.grid import Grid
 from insarhub.analyzer.journal import STACK, AppendJournal
@@ -45,6 +43,7 @@ from insarhub.analyzer.update_plan import (
     state_record,
     write_state,
 )
+from insarhub.aoi import optional_aoi
 from insarhub.errors import ConfigError, MintPyError
 
 log = logging.getLogger(__name__)
@@ -78,14 +77,6 @@ class RunReport:
     log_file: Path
     mode: str = "full"  # append | full | steps
     reason: str = ""
-
-
-def _load_aoi(aoi: object) -> BaseGeometry | None:
-    if aoi is None or isinstance(aoi, BaseGeometry):
-        return aoi
-    from insarhub.aoi import load_aoi  # the project's AOI reader (bbox, WKT, GeoJSON, shapefile)
-
-    return load_aoi(aoi)
 
 
 def _same_latlon(record: Mapping[str, Any], point: tuple[float, float]) -> bool:
@@ -125,7 +116,7 @@ class BaseAnalyzer(ABC):
                               "(1: every run is a full inversion) or None (only when needed)")
         self.full_inversion_every = full_inversion_every
         self.workdir = Path(workdir).expanduser().absolute()  # MintPy changes directory
-        self.aoi = _load_aoi(aoi)
+        self.aoi = optional_aoi(aoi)
         self.reference_point = check_latlon(reference_point) if reference_point is not None else None
         self.mintpy_options = check_options(mintpy_options)
         self.mintpy_dir = Path(mintpy_dir).expanduser().absolute() if mintpy_dir else self.workdir / "mintpy"

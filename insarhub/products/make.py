@@ -7,9 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry.base import BaseGeometry
-
-from insarhub.errors import ProductError
+from insarhub.aoi import optional_aoi
 from insarhub.products.cog import write_cog
 from insarhub.products.geoparquet import write_pixels_geoparquet
 from insarhub.products.kmz import write_velocity_kmz
@@ -65,7 +63,7 @@ def make_products(
     aoi: outline drawn on the velocity map: a shapely geometry in EPSG:4326 or anything
         insarhub.aoi.load_aoi reads (bbox list, WKT, GeoJSON, shapefile).
     """
-    outline = _aoi_geometry(aoi)
+    outline = optional_aoi(aoi)
     result = read_outputs(locate_outputs(mintpy_dir))
     samples = locate_points(result, points) if points else []
     out = Path(out_dir)
@@ -182,13 +180,3 @@ def _assets(products: ProductSet, result: MintPyResult) -> dict[str, AssetSpec]:
     return specs
 
 
-def _aoi_geometry(aoi: Any) -> BaseGeometry | None:
-    if aoi is None or isinstance(aoi, BaseGeometry):
-        return aoi
-    try:
-        from insarhub.aoi import load_aoi
-    except ImportError as exc:
-        raise ProductError(
-            f"aoi={aoi!r}: pass a shapely geometry in EPSG:4326 (insarhub.aoi is unavailable)"
-        ) from exc
-    return load_aoi(aoi)
