@@ -122,3 +122,16 @@ def make_filters(past_maps: np.ndarray, scales_px: list[float]
     probe = MatchedFilters(shape, padded, [], [])
     spectra = probe.spectra(past_maps)
     return build_filters(spectra, shape, padded, scales_px), spectra
+
+
+def remove_plane_per_date(maps: np.ndarray, good: np.ndarray, height: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """`remove_plane` for maps whose reliable pixels differ by date (`good`, same shape):
+    each map's plane (and height term) fitted over its own good pixels, the others set to 0."""
+    out = np.zeros_like(maps, dtype=np.float32)
+    for index in range(maps.shape[0]):
+        mask = good[index]
+        if mask.sum() < 8:
+            continue
+        out[index] = remove_plane(np.nan_to_num(maps[index:index + 1]), mask, height)[0]
+    return out

@@ -34,6 +34,29 @@ class AnomalyRegion:
 
 
 @dataclass
+class UnwrappingErrorRegion:
+    """A patch of one interferogram off by whole cycles: reported, corrected, not deformation."""
+
+    reference_date: str  # YYYYMMDD: the interferogram's dates
+    secondary_date: str
+    cycles: int  # signed whole cycles (one cycle = lambda / 2 in LOS)
+    los_mm: float  # the patch's median departure from the other pairs (LOS)
+    row: int  # the patch's centre
+    col: int
+    pixels: int
+    extent_km2: float
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def interferogram(self) -> str:
+        return f"{self.reference_date}_{self.secondary_date}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "interferogram": self.interferogram}
+
+
+@dataclass
 class AnomalyReport:
     """The newest date judged against each pixel's trend and noise; `regions` strongest first."""
 
@@ -53,6 +76,10 @@ class AnomalyReport:
     z_threshold: float | None = None  # significance a region's peak needs
     previous_date: str | None = None
     pixel_size_m: float | None = None
+    # interferograms of the newest dates with a patch off by whole cycles (corrected first)
+    unwrapping_errors: list[UnwrappingErrorRegion] = field(default_factory=list)
+    masked_pixels: int = 0  # reliable pixels masked on the newest date (decorrelated, missing)
+    calibration: float | None = None  # measured / nominal family rate on the AOI's past cycles
     # maps for figures, never serialised: the newest residual (m) and the region labels
     residual_map: np.ndarray | None = field(default=None, repr=False, compare=False)
     region_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -61,4 +88,5 @@ class AnomalyReport:
         data = {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name not in {"residual_map", "region_labels"}}
         data["regions"] = [r.to_dict() for r in self.regions]
+        data["unwrapping_errors"] = [u.to_dict() for u in self.unwrapping_errors]
         return data

@@ -34,11 +34,11 @@ def orthonormal_basis(design: np.ndarray, fit_count: int) -> np.ndarray:
 
 
 def shrunk_part(coefficients: np.ndarray, past_residuals: np.ndarray, valid: np.ndarray,
-                scale_px: float, fit_count: int, params: int) -> np.ndarray:
+                scale_px: float, fit_count: int, params: int) -> tuple[np.ndarray, np.ndarray]:
     """The part of each filtered coefficient map (k, rows, cols) that empirical Bayes takes
     away: (1 - tau2 / (tau2 + v)) * coefficient, where v is each pixel's noise variance (from
     its in-sample residuals `past_residuals`, (n, rows, cols)) and tau2 the local variance of
-    the coefficient beyond that noise."""
+    the coefficient beyond that noise; and the share kept, tau2 / (tau2 + v), per map."""
     n = past_residuals.shape[0]
     dof = max(1.0, n * (1.0 - params / fit_count))
     noise = np.sum(past_residuals.astype(np.float64) ** 2, axis=0) / dof
@@ -51,9 +51,24 @@ def shrunk_part(coefficients: np.ndarray, past_residuals: np.ndarray, valid: np.
 
     local_noise = local(noise)
     out = np.zeros_like(coefficients, dtype=np.float32)
+    kept = np.zeros_like(coefficients, dtype=np.float32)
     for index, coefficient in enumerate(coefficients.astype(np.float64)):
         prior = np.maximum(local(coefficient ** 2) - local_noise, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             keep = np.where(prior + noise > 0, prior / (prior + noise), 1.0)
         out[index] = np.where(valid, (1.0 - keep) * coefficient, 0.0)
-    return out
+        kept[index] = np.where(valid, keep, 0.0)
+    return out, kept
+
+
+def prediction_variance(basis_rows: np.ndarray, kept: np.ndarray, weights: np.ndarray | None = None
+                        ) -> np.ndarray:
+    """Each pixel's variance (in units of its noise variance) of the trend's prediction for a
+    weighted mean of dates (`basis_rows` (dates, params), `weights` summing to 1, default the
+    first row alone): the constant's share plus every kept coefficient's (its noise is the
+    noise's, on an orthonormal basis)."""
+    rows = basis_rows if weights is None else (weights[:, None] * basis_rows).sum(axis=0,
+                                                                                  keepdims=True)
+    b = rows[0].astype(np.float32)
+    return (b[0] ** 2 + np.tensordot(b[1:] ** 2, kept.astype(np.float32) ** 2, axes=1)
+            ).astype(np.float32)
