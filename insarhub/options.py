@@ -4,7 +4,8 @@ defaults, allowed values and descriptions, and Python callers may still pass pla
 
 - `NetworkOptions`: pair selection (`insarhub.network.select_pairs` / `extend_pairs`), defined
   in `insarhub.network.options` beside the `PairOptions` it is part of,
-- `Hyp3Options` / `IsceOptions`: the interferogram processor of the backend,
+- `Hyp3Options` / `IsceOptions`: the interferogram processor of the backend, built from
+  (or the base of) the processor's own `GammaOptions`, `BurstOptions`, `ISCE_S1_Config`,
 - `MintPyOptions`: smallbaselineApp template keys,
 - `Point`: a (lat, lon) place for the time-series CSV and plot,
 - `PublishOptions`: an S3 bucket to publish products to, with presigned links.
@@ -21,6 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from insarhub.errors import ConfigError, config_error
 from insarhub.network.options import NetworkOptions
+from insarhub.processor.hyp3_jobs import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PREFIX,
+    GammaOptions,
+    Looks,
+    option_fields,
+)
+from insarhub.processor.isce_config import IsceOptions
 
 PRESIGN_MAX_S = 7 * 24 * 3600  # S3 SigV4 presigned URLs live at most 7 days
 
@@ -36,48 +45,39 @@ class _Options(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+_GAMMA = option_fields(GammaOptions)
+
+
+def _job_field(name: str) -> Any:
+    """A field of both job types, with the default and description of `GammaOptions`."""
+    return Field(default=_GAMMA[name].default, description=_GAMMA[name].description)
+
+
+def _gamma_only(name: str, **rules: Any) -> Any:
+    """An INSAR_GAMMA-only field: empty means the `GammaOptions` default."""
+    default = _GAMMA[name].default
+    shown = {True: "yes", False: "no"}.get(default, default)
+    return Field(default=None, description=f"INSAR_GAMMA only: {_GAMMA[name].description} "
+                                           f"(empty: {shown})", **rules)
+
+
 class Hyp3Options(_Options):
-    """HyP3 job options (INSAR_GAMMA for S1_SLC, INSAR_ISCE_BURST for S1_Burst)."""
+    """HyP3 job options (INSAR_GAMMA for S1_SLC, INSAR_ISCE_BURST for S1_Burst): the fields
+    and defaults of `GammaOptions` / `BurstOptions`, plus the processor's own."""
 
-    looks: Literal["20x4", "10x2", "5x1"] = Field(
-        default="20x4", description="range x azimuth looks: 20x4 is 80 m pixels and 10 credits a "
-                            "pair, 10x2 is 40 m and 15 credits; 5x1 for bursts only")
-    apply_water_mask: bool = Field(default=True, description="mask water before unwrapping")
-    phase_filter_parameter: float | None = Field(
-        default=None, ge=0, le=1, description="INSAR_GAMMA only: adaptive phase filter strength "
-                                      "(0 = off; empty: 0.5)")
-    include_dem: bool | None = Field(
-        default=None, description="INSAR_GAMMA only (empty: yes; MintPy needs it)")
-    include_look_vectors: bool | None = Field(
-        default=None, description="INSAR_GAMMA only (empty: yes; MintPy needs them)")
-    include_inc_map: bool | None = Field(default=None, description="INSAR_GAMMA only (empty: yes)")
-    include_displacement_maps: bool | None = Field(
-        default=None, description="INSAR_GAMMA only (empty: yes)")
-    include_wrapped_phase: bool | None = Field(
-        default=None, description="INSAR_GAMMA only (empty: no)")
+    looks: Looks = _job_field("looks")
+    apply_water_mask: bool = _job_field("apply_water_mask")
+    phase_filter_parameter: float | None = _gamma_only("phase_filter_parameter", ge=0, le=1)
+    include_dem: bool | None = _gamma_only("include_dem")
+    include_look_vectors: bool | None = _gamma_only("include_look_vectors")
+    include_inc_map: bool | None = _gamma_only("include_inc_map")
+    include_displacement_maps: bool | None = _gamma_only("include_displacement_maps")
+    include_wrapped_phase: bool | None = _gamma_only("include_wrapped_phase")
     name_prefix: str | None = Field(
-        default=None, description="prefix of the HyP3 job names (empty: insarhub)")
+        default=None, description=f"prefix of the HyP3 job names (empty: {DEFAULT_PREFIX})")
     max_retries: int | None = Field(
-        default=None, ge=0, description="resubmissions of a failed pair (empty: 2)")
-
-
-class IsceOptions(_Options):
-    """Local ISCE2 topsStack options (the `ISCE_S1_Config` fields a run form needs)."""
-
-    dem: str | None = Field(
-        default=None, description="ISCE2 DEM (demLat_*.dem.wgs84 + .xml); needed to run")
-    slc_dir: str | None = Field(
-        default=None, description="SLCs already on disk (empty: downloaded into <stack>/slc)")
-    swaths: list[Literal[1, 2, 3]] = Field(default=[1, 2, 3],
-                                           description="IW sub-swaths to process")
-    looks_range: int = Field(default=9, ge=1, description="range looks")
-    looks_azimuth: int = Field(default=3, ge=1, description="azimuth looks")
-    coregistration: Literal["NESD", "geometry"] = "NESD"
-    filter_strength: float = Field(default=0.5, ge=0, le=1, description="Goldstein filter strength")
-    unwrap_method: Literal["snaphu", "icu"] = "snaphu"
-    polarization: Literal["vv", "vh", "hh", "hv"] = "vv"
-    max_workers: int = Field(default=4, ge=1, description="commands run at once")
-    dry_run: bool = Field(default=False, description="write the run files but do not run them")
+        default=None, ge=0,
+        description=f"resubmissions of a failed pair (empty: {DEFAULT_MAX_RETRIES})")
 
 
 ProcessorOptions = Hyp3Options | IsceOptions
@@ -91,8 +91,9 @@ def processor_options(backend: str, value: Any) -> dict[str, Any] | None:
     """
     if value is None:
         return None
-    model: type[_Options] = IsceOptions if backend == "isce" else Hyp3Options
-    if isinstance(value, _Options) and value == type(value)():
+    model: type[Hyp3Options] | type[IsceOptions] = (
+        IsceOptions if backend == "isce" else Hyp3Options)
+    if isinstance(value, Hyp3Options | IsceOptions) and value == type(value)():
         return None  # the defaults as a run form sends them: nothing chosen (a workdir's
         # saved options stay; the other backend's defaults do not get in the way)
     if isinstance(value, model):

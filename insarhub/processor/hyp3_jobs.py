@@ -14,10 +14,14 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Literal
 
-from insarhub.errors import ConfigError
+from pydantic import ConfigDict, Field, StrictBool, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.fields import FieldInfo
+
+from insarhub.errors import ConfigError, config_error
 from insarhub.search.multiburst import MAX_BURST_SWATHS, join_names, split_name
 
 INSAR_GAMMA = "INSAR_GAMMA"
@@ -27,6 +31,8 @@ INSAR_ISCE_MULTI_BURST = "INSAR_ISCE_MULTI_BURST"
 MAX_NAME_LENGTH = 100  # HyP3 openapi: name maxLength
 MAX_PREFIX_LENGTH = 40
 MAX_JOBS_PER_REQUEST = 200  # HyP3 openapi: list_of_new_jobs maxItems
+DEFAULT_PREFIX = "ifg"  # job names: <prefix>_<refdate>_<secdate>_<hash>
+DEFAULT_MAX_RETRIES = 2  # resubmissions of a failed pair
 
 GRANULE_PATTERNS = {
     INSAR_GAMMA: re.compile(r"^S1[ABCD]_IW_SLC__1S[SD][VH]_\S{50}$"),  # 67 characters
@@ -48,53 +54,82 @@ LOOKS = {INSAR_GAMMA: ("20x4", "10x2"), INSAR_ISCE_BURST: ("20x4", "10x2", "5x1"
          INSAR_ISCE_MULTI_BURST: ("20x4", "10x2", "5x1")}
 
 
-@dataclass(frozen=True)
+Looks = Literal["20x4", "10x2", "5x1"]
+_LOOKS_HELP = ("range x azimuth looks: 20x4 is 80 m pixels and 10 credits a pair, 10x2 is 40 m "
+               "and 15 credits; 5x1 for bursts only")
+_OPTIONS = ConfigDict(extra="forbid")
+
+
+def _looks() -> Any:
+    return Field(default="20x4", description=_LOOKS_HELP)
+
+
+def _water_mask() -> Any:
+    return Field(default=True, description="mask water before unwrapping")
+
+
+@pydantic_dataclass(frozen=True, config=_OPTIONS)
 class GammaOptions:
-    """INSAR_GAMMA job parameters (defaults: what MintPy needs, as in the seed)."""
+    """INSAR_GAMMA job parameters (defaults: what MintPy needs, as in the seed).
 
-    looks: str = "20x4"
-    include_dem: bool = True
-    include_look_vectors: bool = True
-    include_inc_map: bool = True
-    apply_water_mask: bool = True
-    phase_filter_parameter: float = 0.5
-    include_displacement_maps: bool = True
-    include_wrapped_phase: bool = False
+    The one definition of these fields and defaults: `insarhub.options.Hyp3Options` (the run
+    form) is built from it. The field order is the job parameters' order.
+    """
+
+    looks: Looks = _looks()
+    include_dem: StrictBool = Field(default=True, description="the DEM (MintPy needs it)")
+    include_look_vectors: StrictBool = Field(
+        default=True, description="the look vectors (MintPy needs them)")
+    include_inc_map: StrictBool = Field(default=True, description="the incidence angle maps")
+    apply_water_mask: StrictBool = _water_mask()
+    phase_filter_parameter: int | float = Field(
+        default=0.5, description="adaptive phase filter strength, 0 to 1 (0 = off)")
+    include_displacement_maps: StrictBool = Field(
+        default=True, description="the LOS and vertical displacement maps")
+    include_wrapped_phase: StrictBool = Field(default=False, description="the wrapped phase")
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True, config=_OPTIONS)
 class BurstOptions:
     """INSAR_ISCE_BURST and INSAR_ISCE_MULTI_BURST job parameters."""
 
-    looks: str = "20x4"
-    apply_water_mask: bool = True
+    looks: Looks = _looks()
+    apply_water_mask: StrictBool = _water_mask()
 
 
 JobOptions = GammaOptions | BurstOptions
+
+
+def option_fields(cls: type[GammaOptions] | type[BurstOptions]) -> dict[str, FieldInfo]:
+    """The fields (name, default, description) of a job options class."""
+    return dict(cls.__pydantic_fields__)  # type: ignore[union-attr]
 
 
 def make_options(job_type: str, values: Mapping[str, Any]) -> JobOptions:
     """Validated options for `job_type`; unknown names and bad values raise ConfigError."""
     cls: type[GammaOptions] | type[BurstOptions] = (
         GammaOptions if job_type == INSAR_GAMMA else BurstOptions)
-    allowed = set(asdict(cls()))
+    allowed = set(option_fields(cls))
     unknown = sorted(set(values) - allowed)
     if unknown:
         raise ConfigError(f"option {unknown[0]!r} is not a {job_type} option; "
                           f"allowed: {', '.join(sorted(allowed))}")
-    options = cls(**values)
-    if options.looks not in LOOKS[job_type]:
-        raise ConfigError(f"looks={options.looks!r} is not allowed for {job_type}; "
+    looks = values.get("looks", option_fields(cls)["looks"].default)
+    if looks not in LOOKS[job_type]:
+        raise ConfigError(f"looks={looks!r} is not allowed for {job_type}; "
                           f"choose one of {', '.join(LOOKS[job_type])}")
-    for key, value in asdict(options).items():
+    for key, value in values.items():
         if key.startswith(("include_", "apply_")) and not isinstance(value, bool):
             raise ConfigError(f"{key}={value!r} must be True or False")
-    if isinstance(options, GammaOptions):
-        value = options.phase_filter_parameter
+    if "phase_filter_parameter" in values:
+        value = values["phase_filter_parameter"]
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
             raise ConfigError(f"phase_filter_parameter={value!r} must be a number from 0 to 1 "
                               "(0 turns the adaptive filter off)")
-    return options
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        raise config_error(f"{job_type} options", exc) from None
 
 
 def check_granule(job_type: str, name: Any, field: str = "pairs") -> str:

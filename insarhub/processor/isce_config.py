@@ -16,66 +16,48 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import JsonDict
 
 from insarhub.errors import ConfigError
 
 # options that change nothing in the outputs: a change of these reuses the run files
 RUNTIME_ONLY_FIELDS = frozenset({"workdir", "max_workers", "dry_run"})
+_AT_LEAST_1: JsonDict = {"minimum": 1}  # shown in run forms; the validators below give the message
 
 
-class ISCE_S1_Config(BaseModel):  # noqa: N801 - the seed's public name
-    """Options of `Processor.create('ISCE_S1', pairs=..., config=ISCE_S1_Config(...))`."""
+class IsceOptions(BaseModel):
+    """The topsStack options a run form shows (the Prefect flows' `processor` for
+    backend="isce"); `ISCE_S1_Config` is these plus the paths and choices of one run."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid")
 
-    workdir: Path
-    slc_dir: Path
-    bbox: list[float] | None = None  # [S, N, W, E] degrees; None: the stack's common overlap
-    orbit_dir: Path | None = None  # default <workdir>/orbits
-    aux_dir: Path | None = None  # default <workdir>/aux (S1 AUX_CAL files; may stay empty)
-    dem: Path | None = None  # ISCE2 DEM (e.g. demLat_*.dem.wgs84 with its .xml); needed to run
-    swaths: list[int] = [1, 2, 3]
-    looks_range: int = 9
-    looks_azimuth: int = 3
-    coregistration: Literal["NESD", "geometry"] = "NESD"
-    filter_strength: float = 0.5
-    unwrap_method: Literal["snaphu", "icu"] = "snaphu"
-    polarization: Literal["vv", "vh", "hh", "hv"] = "vv"
-    reference_date: str | None = None  # YYYYMMDD stack reference; default: the first date
-    extra_args: list[str] = []  # passed to stackSentinel.py as they are, e.g. ["--num_proc4topo", "4"]
-    max_workers: int = 4
-    dry_run: bool = False
+    dem: Path | None = Field(
+        default=None, description="ISCE2 DEM (demLat_*.dem.wgs84 + .xml); needed to run")
+    slc_dir: Path | None = Field(
+        default=None, description="SLCs already on disk (empty: downloaded into <stack>/slc)")
+    swaths: list[int] = Field(default=[1, 2, 3], description="IW sub-swaths to process",
+                              json_schema_extra={"items": {"enum": [1, 2, 3], "type": "integer"}})
+    looks_range: int = Field(default=9, description="range looks", json_schema_extra=_AT_LEAST_1)
+    looks_azimuth: int = Field(default=3, description="azimuth looks",
+                               json_schema_extra=_AT_LEAST_1)
+    coregistration: Literal["NESD", "geometry"] = Field(
+        default="NESD", description="NESD (network enhanced spectral diversity) or geometry")
+    filter_strength: float = Field(default=0.5, description="Goldstein filter strength",
+                                   json_schema_extra={"minimum": 0, "maximum": 1})
+    unwrap_method: Literal["snaphu", "icu"] = Field(default="snaphu",
+                                                    description="phase unwrapper")
+    polarization: Literal["vv", "vh", "hh", "hv"] = Field(default="vv",
+                                                           description="polarisation")
+    max_workers: int = Field(default=4, description="commands run at once",
+                             json_schema_extra=_AT_LEAST_1)
+    dry_run: bool = Field(default=False, description="write the run files but do not run them")
 
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, type(self).__name__)) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, type(self).__name__)) from None
+    def as_kwargs(self) -> dict[str, Any]:
+        """The fields that are set to something (None means: the library's default)."""
+        return self.model_dump(mode="json", exclude_none=True)
 
     # ---- field rules -------------------------------------------------------------------------
-
-    @field_validator("bbox")
-    @classmethod
-    def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
-        if value is None:
-            return None
-        if len(value) != 4:
-            raise ValueError(f"give 4 numbers [S, N, W, E] in degrees, not {len(value)}")
-        south, north, west, east = value
-        if not (-90 <= south < north <= 90):
-            raise ValueError(f"need -90 <= S < N <= 90 (got S={south}, N={north}); "
-                             "the order is [S, N, W, E]")
-        if not (-180 <= west < east <= 180):
-            raise ValueError(f"need -180 <= W < E <= 180 (got W={west}, E={east}); "
-                             "the order is [S, N, W, E]")
-        return [float(v) for v in value]
 
     @field_validator("swaths")
     @classmethod
@@ -109,6 +91,50 @@ class ISCE_S1_Config(BaseModel):  # noqa: N801 - the seed's public name
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+
+class ISCE_S1_Config(IsceOptions):  # noqa: N801 - the seed's public name
+    """Options of `Processor.create('ISCE_S1', pairs=..., config=ISCE_S1_Config(...))`."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    workdir: Path
+    slc_dir: Path
+    bbox: list[float] | None = None  # [S, N, W, E] degrees; None: the stack's common overlap
+    orbit_dir: Path | None = None  # default <workdir>/orbits
+    aux_dir: Path | None = None  # default <workdir>/aux (S1 AUX_CAL files; may stay empty)
+    reference_date: str | None = None  # YYYYMMDD stack reference; default: the first date
+    extra_args: list[str] = []  # passed to stackSentinel.py as they are, e.g. ["--num_proc4topo", "4"]
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, type(self).__name__)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, type(self).__name__)) from None
+
+    # ---- field rules -------------------------------------------------------------------------
+
+    @field_validator("bbox")
+    @classmethod
+    def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
+        if len(value) != 4:
+            raise ValueError(f"give 4 numbers [S, N, W, E] in degrees, not {len(value)}")
+        south, north, west, east = value
+        if not (-90 <= south < north <= 90):
+            raise ValueError(f"need -90 <= S < N <= 90 (got S={south}, N={north}); "
+                             "the order is [S, N, W, E]")
+        if not (-180 <= west < east <= 180):
+            raise ValueError(f"need -180 <= W < E <= 180 (got W={west}, E={east}); "
+                             "the order is [S, N, W, E]")
+        return [float(v) for v in value]
 
     @field_validator("reference_date")
     @classmethod
@@ -145,7 +171,8 @@ class ISCE_S1_Config(BaseModel):  # noqa: N801 - the seed's public name
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         """The config as YAML text; also written to `path` when given."""
-        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        data = self.model_dump(mode="json")
+        text = yaml.safe_dump({k: data[k] for k in config_fields()}, sort_keys=False)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -175,11 +202,20 @@ def _read_text(source: str | Path) -> str:
     return str(source)
 
 
+def config_fields() -> list[str]:
+    """The fields of `ISCE_S1_Config`, the paths of the run first (as the seed passes them)."""
+    first = ["workdir", "slc_dir", "bbox", "orbit_dir", "aux_dir", "dem"]
+    return first + [name for name in ISCE_S1_Config.model_fields if name not in first]
+
+
 def describe_validation_error(exc: ValidationError, model: str) -> str:
     """One readable line per problem: field, value given, what is allowed."""
-    allowed = ", ".join(ISCE_S1_Config.model_fields)
+    order = config_fields()
+    allowed = ", ".join(order)
     lines = []
-    for err in exc.errors():
+    errors = sorted(exc.errors(), key=lambda e: order.index(str(e["loc"][0]))
+                    if e["loc"] and str(e["loc"][0]) in order else len(order))
+    for err in errors:
         field = ".".join(str(p) for p in err["loc"]) or "(config)"
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

@@ -199,3 +199,17 @@ def test_multi_burst_payload_equals_hyp3_sdk() -> None:
                          options)
     assert joined == {k: v for k, v in ours.items() if k != "name"}
     assert job_granules(joined) == ("+".join(reference), "+".join(secondary))
+
+
+def test_run_forms_take_their_defaults_from_the_processor_options() -> None:
+    from insarhub.options import Hyp3Options, IsceOptions
+    from insarhub.processor.isce_config import ISCE_S1_Config
+
+    form, gamma = Hyp3Options(), GammaOptions()
+    assert (form.looks, form.apply_water_mask) == (gamma.looks, gamma.apply_water_mask)
+    assert "(empty: 0.5)" in (Hyp3Options.model_fields["phase_filter_parameter"].description or "")
+    assert "(empty: ifg)" in (Hyp3Options.model_fields["name_prefix"].description or "")
+    config = ISCE_S1_Config(workdir="w", slc_dir="s")
+    assert isinstance(config, IsceOptions)
+    assert IsceOptions().model_dump(exclude={"slc_dir"}) == config.model_dump(
+        include=set(IsceOptions.model_fields) - {"slc_dir"})
