@@ -28,6 +28,7 @@ class AlertConfig(BaseModel):
                                   min_length=1)  # Gaussian widths of the sought bowls
     min_coherence: float = Field(default=0.7, ge=0, le=1)  # temporal coherence of reliable pixels
     min_dates: int = Field(default=8, ge=5)  # dates before the newest two that fit the trend
+    check_unwrapping: bool = True  # closure of the newest dates' pairs (inputs/ifgramStack.h5)
 
     @model_validator(mode="before")
     @classmethod

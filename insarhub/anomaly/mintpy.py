@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,9 @@ def pixel_size_m(attrs: Mapping[str, Any]) -> float:
 def anomaly_from_mintpy(mintpy_dir: str | Path, alert: AlertConfig) -> AnomalyReport:
     """`detect_anomaly` on MintPy's outputs in `mintpy_dir`: `timeseries*.h5`, reliable pixels
     from `maskTempCoh.h5` (else `temporalCoherence.h5` >= `alert.min_coherence`), height from
-    `inputs/geometry*.h5` when there; regions located in lat/lon from the geocoding."""
+    `inputs/geometry*.h5` when there, the newest dates' interferograms from
+    `inputs/ifgramStack.h5` for the unwrapping check; regions located in lat/lon from the
+    geocoding."""
     import h5py
 
     folder = Path(mintpy_dir)
@@ -83,12 +85,74 @@ def anomaly_from_mintpy(mintpy_dir: str | Path, alert: AlertConfig) -> AnomalyRe
             break
     if height is not None and height.shape != series.shape[1:]:
         height = None
+    pairs = newest_pairs(folder, path, dates) if alert.check_unwrapping else None
     report = detect_anomaly(dates, series, alert.threshold_mm, mask=reliable, height=height,
                             pixel_size_m=pixel_size_m(attrs),
                             false_alarm_rate=alert.false_alarm_rate, scales_m=alert.scales_m,
-                            min_dates=alert.min_dates)
+                            min_dates=alert.min_dates, pairs=pairs)
     locate(report, attrs)
     return report
+
+
+def newest_pairs(folder: Path, series_file: Path, dates: list[date], newest: int = 2
+                 ) -> dict[tuple[date, date], np.ndarray] | None:
+    """The interferograms of `inputs/ifgramStack.h5` that end on the `newest` dates (LOS m,
+    MintPy's sign, referenced to the stack's reference pixel, no-data NaN), put in the frame of
+    the corrected time series `series_file`: each pair gets the difference of its dates'
+    corrections (final minus MintPy's raw `timeseries.h5`), so that a pair and the series it
+    is compared with carry the same corrections. None when there is no stack."""
+    import h5py
+
+    stack_file = folder / "inputs" / "ifgramStack.h5"
+    if not stack_file.is_file():
+        return None
+    wanted = set(dates[-newest:]) if len(dates) >= newest else set()
+    with h5py.File(stack_file, "r") as h5:
+        attrs = dict(h5.attrs)
+        names = [(_day(a), _day(b)) for a, b in h5["date"][()]]
+        kept = h5["dropIfgram"][()] if "dropIfgram" in h5 else np.ones(len(names), bool)
+        chosen = [k for k, (a, b) in enumerate(names) if b in wanted and kept[k] and a in dates]
+        if not chosen or "REF_Y" not in attrs:
+            return None
+        phase = h5["unwrapPhase"][chosen].astype(np.float64)
+    ref_y, ref_x = int(attrs["REF_Y"]), int(attrs["REF_X"])
+    phase[phase == 0] = np.nan  # MintPy: zero phase is no data
+    to_m = -float(attrs.get("WAVELENGTH", 0.05546576)) / (4 * math.pi)
+    los = (phase - phase[:, ref_y:ref_y + 1, ref_x:ref_x + 1]) * to_m
+    involved = sorted({d for k in chosen for d in names[k]})
+    corrections = _corrections(folder, series_file, dates, involved)
+    out = {}
+    for row, k in enumerate(chosen):
+        a, b = names[k]
+        value = los[row]
+        if corrections is not None:
+            value = value + corrections[b] - corrections[a]
+        out[(a, b)] = value.astype(np.float32)
+    return out
+
+
+def _day(value: Any) -> date:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return datetime.strptime(text, "%Y%m%d").date()
+
+
+def _corrections(folder: Path, series_file: Path, dates: list[date], involved: list[date]
+                 ) -> dict[date, np.ndarray] | None:
+    """Final minus raw series on the `involved` dates (None when the final is the raw)."""
+    import h5py
+
+    raw_file = folder / "timeseries.h5"
+    if series_file.resolve() == raw_file.resolve() or not raw_file.is_file():
+        return None
+    index = [dates.index(d) for d in involved]
+    with h5py.File(series_file, "r") as final, h5py.File(raw_file, "r") as raw:
+        raw_dates = [_day(d) for d in raw["date"][()]]
+        if any(d not in raw_dates for d in involved):
+            return None
+        raw_index = [raw_dates.index(d) for d in involved]
+        return {d: np.asarray(final["timeseries"][i], dtype=np.float64)
+                - np.asarray(raw["timeseries"][j], dtype=np.float64)
+                for d, i, j in zip(involved, index, raw_index, strict=True)}
 
 
 def locate(report: AnomalyReport, attrs: Mapping[str, Any]) -> None:
@@ -101,6 +165,8 @@ def locate(report: AnomalyReport, attrs: Mapping[str, Any]) -> None:
     for region in report.regions:
         region.x, region.y, region.lat, region.lon = _lat_lon(attrs, transform, region.row,
                                                               region.col)
+    for error in report.unwrapping_errors:
+        error.lat, error.lon = _lat_lon(attrs, transform, error.row, error.col)[2:]
 
 
 def _lat_lon(attrs: Mapping[str, Any], transform: Any, row: float, col: float

@@ -94,8 +94,11 @@ def find_and_correct(series: np.ndarray, dates: Sequence[date],
         total = np.zeros(shape, dtype=np.float32)
         for (i, a, b), estimate in zip(mine, stack, strict=True):
             departure = estimate - consensus
-            departure -= np.median(departure[valid])  # a pair referenced elsewhere
-            for cycles, patch, median in _patches(departure, valid):
+            usable = valid & np.isfinite(departure)
+            if usable.sum() < MIN_PIXELS:
+                continue
+            departure = np.where(usable, departure - np.median(departure[usable]), 0.0)
+            for cycles, patch, median in _patches(departure, usable):
                 found.append(PatchError(a, b, cycles, patch, median))
                 total -= np.float32(cycles * CYCLE_M) * patch
                 log.info("unwrapping error in %s_%s: %+d cycle over %d px", a, b, cycles,

@@ -54,6 +54,7 @@ def test_the_newest_date_of_mintpy_outputs_is_judged(tmp_path: Path) -> None:
     region = report.regions[0]
     assert (report.row, report.col, report.lat, report.lon) == (region.row, region.col,
                                                                region.lat, region.lon)
+    assert region.lat is not None and region.lon is not None
     error_m = math.hypot((region.lat - lat) * 111_320,
                          (region.lon - lon) * 111_320 * math.cos(math.radians(lat)))
     assert error_m < 300
@@ -67,3 +68,41 @@ def test_quiet_mintpy_outputs_and_a_missing_time_series(tmp_path: Path) -> None:
     assert not report.anomalous and report.lat is not None
     with pytest.raises(ConfigError, match="run the analysis first"):
         anomaly_from_mintpy(tmp_path / "elsewhere", AlertConfig())
+
+
+def test_an_unwrapping_error_in_mintpys_interferograms_is_reported_with_its_pair(
+        tmp_path: Path) -> None:
+    """inputs/ifgramStack.h5 holds the newest dates' pairs; one has a patch off by a cycle."""
+    from tests.anomaly.test_anomaly_settings import add_error, square, with_pairs
+
+    from insarhub.anomaly.synthetic import WAVELENGTH_M
+
+    folder = tmp_path / "mintpy"
+    write_mintpy(folder, seed=6, event_mm=None)
+    broken = add_error(with_pairs(24), 23, 25, square(40, 40, 9), -1)
+    rows, cols = broken.displacement_m.shape[1:]
+    meta = {"LENGTH": rows, "WIDTH": cols, "Y_FIRST": Y_FIRST, "X_FIRST": X_FIRST,
+            "Y_STEP": -STEP, "X_STEP": STEP, "Y_UNIT": "degrees", "X_UNIT": "degrees"}
+    dates = np.array([d.strftime("%Y%m%d").encode() for d in broken.dates])
+    writefile.write({"timeseries": broken.displacement_m, "date": dates,
+                     "bperp": np.zeros(len(dates), np.float32)}, str(folder / "timeseries.h5"),
+                    metadata={**meta, "FILE_TYPE": "timeseries", "UNIT": "m"})
+    names = sorted(broken.pairs)
+    phase = np.stack([broken.pairs[k] for k in names]) * (-4 * math.pi / WAVELENGTH_M)
+    phase[phase == 0] = 1e-6  # zero is no data to MintPy
+    writefile.write({"date": np.array([[dates[i], dates[j]] for i, j in names]),
+                     "unwrapPhase": phase.astype(np.float32),
+                     "coherence": np.full(phase.shape, 0.9, np.float32),
+                     "dropIfgram": np.ones(len(names), bool),
+                     "bperp": np.zeros(len(names), np.float32)},
+                    str(folder / "inputs" / "ifgramStack.h5"),
+                    metadata={**meta, "FILE_TYPE": "ifgramStack", "REF_Y": 0, "REF_X": 0,
+                              "WAVELENGTH": WAVELENGTH_M})
+    report = anomaly_from_mintpy(folder, AlertConfig())
+    errors = [e.to_dict() for e in report.unwrapping_errors]
+    assert [(e["interferogram"], e["cycles"]) for e in errors] == [
+        (f"{broken.dates[23]:%Y%m%d}_{broken.dates[25]:%Y%m%d}", -1)]
+    assert abs(errors[0]["lat"] - (Y_FIRST - 40.5 * STEP)) < 3 * STEP
+    assert report.to_dict()["unwrapping_errors"][0]["secondary_date"] == report.date
+    off = anomaly_from_mintpy(folder, AlertConfig(check_unwrapping=False))
+    assert off.unwrapping_errors == []

@@ -2,7 +2,8 @@
 
 An event is where (lon, lat), when (`start`), how big (`magnitude_mm`, vertical, negative for
 subsidence), how wide (`sigma_m`, a Gaussian bowl) and how: `step` (all of it from `start` on)
-or `accelerating` (magnitude * (days since start / `duration_days`)^2, growing past it). Events
+or `accelerating` (magnitude * (days since start / `duration_days`)^2, growing past it) or
+`ramp` (growing linearly to its magnitude over `duration_days`, then holding). Events
 are given to a running sandbox through its admin API (`POST /_sandbox/events`,
 `SandboxAdmin.add_event`) or at start (`insarhub sandbox serve --event ...`); the book persists
 them in `<data_dir>/events.json` and the truth folder of every stack gets a copy.
@@ -25,7 +26,7 @@ from pyproj import Transformer
 from insarhub_sandbox.errors import SandboxError
 from insarhub_sandbox.products.geotiff import GeoGrid
 
-KINDS = ("step", "accelerating")
+KINDS = ("step", "accelerating", "ramp")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class DeformationEvent:
         days = (day - self.start).days
         if days < 0:
             return 0.0
+        if self.kind == "ramp":  # grows linearly to its magnitude over duration_days
+            return min(1.0, days / self.duration_days)
         return 1.0 if self.kind == "step" else (days / self.duration_days) ** 2
 
 

@@ -9,7 +9,9 @@ by default, else `center=`, else the footprint centre):
 - a DEM and a DEM error (seen through the perpendicular baseline, MintPy's own model);
 - a turbulent (power-law) plus stratified atmosphere drawn per acquisition date;
 - coherence that decays with temporal baseline, phase noise from it, a lake (water);
-- optionally unwrapping errors (a patch shifted by 2 pi in some interferograms).
+- optionally unwrapping errors (a patch shifted by 2 pi in some interferograms);
+- optionally the mountains: a relief, a seasonal stratified delay, a turbulence strength of
+  its own per date, and winter decorrelation of the high ground (low coherence, more noise).
 
 Conventions are MintPy's: LOS displacement is positive towards the satellite and
 `unw_phase = -4 pi / wavelength * (d(secondary) - d(reference))` in radians, so MintPy's
@@ -102,6 +104,11 @@ def _years(day: date) -> float:
     return (day - _EPOCH).days / _DAYS_PER_YEAR
 
 
+def _winter(day: date) -> bool:
+    """December to March: snow on high ground."""
+    return day.month in (12, 1, 2, 3)
+
+
 @dataclass
 class _Canvas:
     """The static fields of one stack at one pixel spacing."""
@@ -140,6 +147,8 @@ class SimulatedEarth:
                  dem_error_m: float = 8.0, decorrelation_days: float = 90.0,
                  coherence_floor: float = 0.25, equivalent_looks: float = 12.0,
                  unwrap_error_rate: float = 0.0,
+                 seasonal_mm_per_km: float = 0.0, turbulence_factors: tuple[float, float] | None = None,
+                 relief_m: float | None = None, winter_decorrelation: bool = False,
                  center: tuple[float, float] | None = None,
                  sites: Sequence[tuple[float, float]] = DEFAULT_SITES,
                  cache_dates: int = 128, events: list[Any] | None = None) -> None:
@@ -159,6 +168,13 @@ class SimulatedEarth:
         self.coherence_floor = coherence_floor
         self.equivalent_looks = equivalent_looks
         self.unwrap_error_rate = unwrap_error_rate if noise else 0.0
+        # mountain settings, off by default (the flat case): a seasonal stratified delay (annual,
+        # m per m of height), a turbulence strength of its own per date (log-uniform factors,
+        # median 1), the DEM's relief (~4 std), coherence lost over high ground in winter
+        self.seasonal_stratified = seasonal_mm_per_km / 1e6 if noise else 0.0
+        self.turbulence_factors = turbulence_factors
+        self.relief_m = relief_m
+        self.winter_decorrelation = winter_decorrelation
         self.center = center
         self.sites = tuple(sites)
         self.events = events if events is not None else []  # earth_events.DeformationEvent
@@ -292,7 +308,8 @@ class SimulatedEarth:
         cos_inc = np.cos(np.radians(incidence)).astype(np.float32)
         heading = -12.4 if ascending else -167.6
 
-        dem = (1900.0 + 350.0 * _powerlaw_field(rng, n, 3.6) + 0.004 * x).astype(np.float32)
+        dem_std = 350.0 if self.relief_m is None else self.relief_m / 4.0
+        dem = (1900.0 + dem_std * _powerlaw_field(rng, n, 3.6) + 0.004 * x).astype(np.float32)
         dem_error = (self.dem_error_m * rng.standard_normal((n, n))).astype(np.float32)
         radius = _earth_radius(lat)
         slant = _slant_range(incidence, radius, 693000.0)
@@ -345,7 +362,7 @@ class SimulatedEarth:
 
     def _delay(self, canvas: _Canvas, stack_key: str, day: date) -> np.ndarray:
         """Atmospheric LOS delay of one date (m), cached."""
-        if not self.atmosphere and not self.stratified:
+        if not self.atmosphere and not self.stratified and not self.seasonal_stratified:
             return np.zeros_like(canvas.dem)
         key = (stack_key, canvas.grid.spacing, day)
         with self._lock:
@@ -356,7 +373,14 @@ class SimulatedEarth:
         rng = np.random.default_rng(_seed(self.seed, "atmosphere", stack_key, day))
         n = canvas.grid.width
         turbulent = self.atmosphere * _powerlaw_field(rng, n, 8.0 / 3.0)
-        stratified = self.stratified * rng.normal(0.0, 1.0) * (canvas.dem - canvas.dem.mean())
+        coefficient = self.stratified * rng.normal(0.0, 1.0)
+        if self.turbulence_factors is not None:
+            low, high = self.turbulence_factors
+            turbulent *= np.float32(math.exp(rng.uniform(math.log(low), math.log(high)))
+                                    / math.sqrt(low * high))
+        if self.seasonal_stratified:
+            coefficient += self.seasonal_stratified * math.cos(2 * math.pi * _years(day))
+        stratified = coefficient * (canvas.dem - canvas.dem.mean())
         delay = (turbulent + stratified).astype(np.float32)
         with self._lock:
             self._atmosphere_cache[key] = delay
@@ -396,6 +420,9 @@ class SimulatedEarth:
         coh0 = canvas.coherence0[rows, cols]
         floor = np.float32(self.coherence_floor)
         coherence = np.where(water, coh0, floor + (coh0 - floor) * np.float32(decay)).astype(np.float32)
+        if self.winter_decorrelation and (_winter(d1) or _winter(d2)):
+            high = canvas.dem[rows, cols] > np.quantile(canvas.dem, 0.6)  # snow on high ground
+            coherence = np.where(high & ~water, np.float32(0.12), coherence).astype(np.float32)
         rng = np.random.default_rng(_seed(self.seed, "pair", key, d1, d2, looks))
         if self.noise:
             gamma = np.clip(coherence, 0.05, 0.999)
