@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows import commands
+from flows import commands, fleet_commands
 from insarhub import cli as library_cli
 from insarhub.errors import ConfigError
 
@@ -43,7 +43,8 @@ def _sandbox_missing(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return library_cli.main(argv, extra=(commands.register, register_sandbox))
+    return library_cli.main(argv, extra=(commands.register, fleet_commands.register,
+                                         register_sandbox))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ def hyp3_interferograms(
     network: dict[str, Any] | None = None,
     label: str | None = None,
     max_credits: float | None = None,
+    allowance: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Make the interferograms of every stack on HyP3 and download them.
 
@@ -111,7 +112,8 @@ def hyp3_interferograms(
     logger.info("HyP3 credits of this run: %s", total.line())
     check_ceiling(total, max_credits)
     submitted = {s["stack"]: submit_pairs.submit(s["stack"], processor_type, s["workdir"],
-                                                 s.get("pairs") or [], options)
+                                                 s.get("pairs") or [], options,
+                                                 allowance=allowance)
                  for s in stacks}
     # a submission that failed for good raises its error here (credits, token, bad pairs)
     results: dict[str, dict[str, Any]] = {name: {"submit": future.result(),

@@ -14,6 +14,7 @@ folder (covers workers on other servers sharing the folder; released by the OS i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
@@ -44,7 +45,7 @@ from insarhub.monitoring import (
     timeseries_summary,
 )
 from insarhub.options import NetworkOptions, as_model
-from tasks import artifacts
+from tasks import artifacts, limits
 from tasks.common import SIDE_EFFECTS, artifact_key
 from tasks.hyp3 import PROCESSOR_FOR_PRODUCT
 from tasks.mintpy import run_timeseries
@@ -55,6 +56,12 @@ from tasks.search import save_stacks, search_scenes
 
 ANOMALY_EVENT = "insarhub.deformation.anomaly"
 AOI_TAG_PREFIX = "aoi:"
+
+
+def aoi_lease_seconds() -> float:
+    """How long the AOI's slot outlives a run killed without a word (SIGKILL): Prefect's
+    lease, renewed while the run lives; `INSARHUB_AOI_LEASE_SECONDS` (60..86400, default 300)."""
+    return min(max(float(os.environ.get("INSARHUB_AOI_LEASE_SECONDS", "300")), 60.0), 86400.0)
 
 
 @contextmanager
@@ -73,7 +80,8 @@ def aoi_slot(config: MonitorConfig, wait_s: float = 5.0) -> Iterator[None]:
                 client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=1))
     try:
-        with concurrency(name, occupy=1, timeout_seconds=wait_s, strict=True):
+        with concurrency(name, occupy=1, timeout_seconds=wait_s, strict=True,
+                         lease_duration=aoi_lease_seconds()):
             yield
     except TimeoutError as exc:
         raise MonitorBusyError(f"another run of AOI {config.name} holds the concurrency limit "
@@ -149,6 +157,7 @@ def monitor_aoi(
     network: NetworkOptions | None = None,
     max_credits: float | None = None,
     full_inversion: bool = False,
+    credit_allowance: float | None = None,
 ) -> dict[str, Any]:
     """One monitoring cycle of an AOI: new acquisitions, their pairs, time series, alert.
 
@@ -165,6 +174,8 @@ def monitor_aoi(
         full_inversion: Invert every date of the time series again rather than append the
             new ones (also done by itself when older pairs changed, and every
             `full_inversion_every` cycles of the config).
+        credit_allowance: Credits this run may spend (a fleet budget's grant): what fits is
+            submitted, newest dates first, the rest stays queued in the ledger.
 
     Returns:
         The cycle's outcome: status, new dates, pairs submitted, time series, products and
@@ -181,7 +192,8 @@ def monitor_aoi(
     tag_run_with_aoi(settings_.name)
     try:
         with aoi_lock(settings_.workdir, owner=f"flow run {flow_run.id}"), aoi_slot(settings_):
-            result = monitor_cycle(settings_, end=end, full_inversion=full_inversion)
+            result = monitor_cycle(settings_, end=end, full_inversion=full_inversion,
+                                   allowance=credit_allowance)
     except MonitorBusyError as exc:
         logger.warning("%s", exc)
         result = {"aoi": settings_.name, "status": "skipped", "reason": str(exc)}
@@ -230,7 +242,8 @@ def tag_run_with_aoi(name: str) -> None:
 
 
 def monitor_cycle(config: MonitorConfig, end: date | None = None,
-                  full_inversion: bool = False) -> dict[str, Any]:
+                  full_inversion: bool = False, allowance: float | None = None
+                  ) -> dict[str, Any]:
     """The body of `monitor_aoi`, under the AOI's locks."""
     logger = get_run_logger()
     workdir = str(config.workdir)
@@ -270,7 +283,7 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None,
                   new_dates=[n for n in new], pairs_submitted=len(pairs))
     logger.info("%s: %d scenes, %d new since the last processed date, %d pairs to submit",
                 config.name, len(names), len(new), len(pairs))
-    status = _interferograms(config, stack["name"], stack_dir, pairs, product)
+    status = _interferograms(config, stack["name"], stack_dir, pairs, product, allowance)
     result["interferograms"] = status
     if status.get("waiting"):
         return {**result, "status": "waiting"}
@@ -280,9 +293,10 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None,
         return {**result, "status": "too few dates"}
     if not _needs_update(stack_dir, status):
         return {**result, "status": "up to date"}
-    summary = run_timeseries(stack["name"], stack_dir, config.backend, config.aoi,
-                             config.reference_point, config.mintpy, full=full_inversion,
-                             full_inversion_every=config.full_inversion_every)
+    with limits.limit(limits.MINTPY):  # CPU-bound: at most one per core over all runs
+        summary = run_timeseries(stack["name"], stack_dir, config.backend, config.aoi,
+                                 config.reference_point, config.mintpy, full=full_inversion,
+                                 full_inversion_every=config.full_inversion_every)
     result["timeseries"] = summary
     result["products"] = make_stack_products(stack["name"], stack_dir, config.aoi,
                                              config.points, label)
@@ -321,7 +335,8 @@ def _product(config: MonitorConfig) -> str:
 
 
 def _interferograms(config: MonitorConfig, stack: str, stack_dir: str,
-                    pairs: list[list[str]], product: str) -> dict[str, Any]:
+                    pairs: list[list[str]], product: str,
+                    allowance: float | None = None) -> dict[str, Any]:
     job = [{"stack": stack, "workdir": stack_dir, "pairs": pairs}]
     if config.backend == "isce":
         from flows.interferograms import isce_interferograms
@@ -335,7 +350,8 @@ def _interferograms(config: MonitorConfig, stack: str, stack_dir: str,
         out = hyp3_interferograms(job, PROCESSOR_FOR_PRODUCT[product], config.processor,
                                   poll_interval_s=config.wait.poll_interval_s,
                                   timeout_s=config.wait.timeout_s, network=config.network,
-                                  label=config.name, max_credits=config.max_credits)
+                                  label=config.name, max_credits=config.max_credits,
+                                  allowance=allowance)
     return dict(out[stack])
 
 

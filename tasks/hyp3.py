@@ -18,6 +18,7 @@ from insarhub import Processor
 from insarhub.credits import CreditCeilingError
 from insarhub.errors import CreditError, HyP3Error
 from insarhub.ledger_json import export_json
+from tasks import limits
 from tasks.common import HYP3_TAG, NETWORK_RETRIES, SIDE_EFFECTS, artifact_key
 
 PROCESSOR_FOR_PRODUCT = {"S1_SLC": "Hyp3_S1", "S1_Burst": "Hyp3_Burst"}
@@ -89,7 +90,8 @@ def submit_pairs(stack: str, processor_type: str, workdir: str,
     credit_error = None
     try:
         try:
-            result = processor.submit(max_credits=max_credits, allowance=allowance)
+            with limits.limit(limits.HYP3_SUBMIT):
+                result = processor.submit(max_credits=max_credits, allowance=allowance)
             submitted, recovered, queued = result.submitted, result.recovered, result.queued
         except CreditCeilingError:
             raise
@@ -157,7 +159,8 @@ def download_products(stack: str, processor_type: str, workdir: str) -> list[str
     logger = get_run_logger()
     processor = open_processor(processor_type, workdir)
     try:
-        folders = processor.download(progress=False)
+        with limits.limit(limits.DOWNLOAD):
+            folders = processor.download(progress=False)
         export_json(processor.ledger, processor.workdir / "hyp3_jobs.json")
         logger.info("%s: %d products in %s", stack, len(folders), processor.products_dir)
         return [str(f) for f in folders]

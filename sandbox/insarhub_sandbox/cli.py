@@ -46,6 +46,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                        help="inject a deformation event (repeatable; with = before a "
                             "negative longitude), e.g. --event="
                             "-112.87,37.86,2020-03-01,-30,400,step (kind: step|accelerating)")
+    serve.add_argument("--world", type=int, default=0, metavar="N",
+                       help="also serve N generated AOIs around --now (catalog.world), "
+                            "their events injected; 0: Utah only")
+    serve.add_argument("--world-cycles", type=int, default=30,
+                       help="12-day cycles of acquisitions after --now in the world's stacks")
     serve.set_defaults(func=_serve)
 
 
@@ -57,9 +62,15 @@ def _event(text: str) -> DeformationEvent:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    extra: dict[str, object] = {"initial_events": args.event}
+    if args.world:
+        from insarhub_sandbox.catalog.world import make_world
+
+        if not args.now:
+            raise SandboxError("--world needs --now (the date the world's stacks are built around)")
+        extra["world"] = make_world(args.world, args.now[:10], cycles=args.world_cycles)
     options = SandboxOptions(data_dir=args.data_dir, now=args.now, job_seconds=args.job_seconds,
-                             grid_size=args.grid_size, seed=args.seed,
-                             extra={"initial_events": args.event})
+                             grid_size=args.grid_size, seed=args.seed, extra=extra)
     sandbox = Sandbox(options, host=args.host, port=args.port)
     print(f"# insarhub sandbox on {sandbox.url} (Ctrl-C stops it)")
     for key, value in sandbox.env().items():

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Protocol
 
 from insarhub_sandbox.catalog.service import CatalogService
+from insarhub_sandbox.catalog.stacks import UTAH_STACKS
 from insarhub_sandbox.clock import SandboxClock
 from insarhub_sandbox.earth.events import DeformationEvent, EventBook
 from insarhub_sandbox.errors import SandboxError
@@ -48,8 +49,14 @@ class Sandbox:
         self.router = Router()
         self.server = SandboxHTTPServer((host, port), self.router, seed=options.seed)
         self.services: dict[str, Service] = {}
+        world = options.extra.get("world")
+        given = [*options.extra.get("initial_events", []), *(world.events if world else [])]
+        if world is not None:
+            from insarhub_sandbox.earth.model import DEFAULT_SITES
+
+            options.extra.setdefault("earth_sites", [*DEFAULT_SITES, *world.sites])
         initial = [e if isinstance(e, DeformationEvent) else DeformationEvent.from_dict(e)
-                   for e in options.extra.get("initial_events", [])]
+                   for e in given]
         self.events = EventBook(options.data_dir, initial)
         options.extra["events"] = self.events.events  # the list the simulated Earth reads
         self._register_admin()
@@ -60,7 +67,10 @@ class Sandbox:
         return self.server.url
 
     def _build_services(self) -> None:
-        catalog = CatalogService(clock=self.clock, data_dir=self.options.data_dir, base_url=self.url)
+        world = self.options.extra.get("world")  # catalog.world.World: N AOIs beside Utah's
+        stacks = (*UTAH_STACKS, *world.stacks) if world is not None else UTAH_STACKS
+        catalog = CatalogService(clock=self.clock, data_dir=self.options.data_dir,
+                                 base_url=self.url, stacks=stacks)
         self.services["catalog"] = catalog
         self.services["hyp3"] = Hyp3Service(
             clock=self.clock, catalog=catalog, options=self.options, base_url=self.url

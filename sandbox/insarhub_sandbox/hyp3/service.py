@@ -175,7 +175,8 @@ class Hyp3Service:
                                         seed=options.seed, grid_size=options.grid_size,
                                         workers=int(options.extra.get("render_workers", 1)),
                                         center=tuple(center) if center else None,
-                                        events=options.extra.get("events"))
+                                        events=options.extra.get("events"),
+                                        sites=options.extra.get("earth_sites"))
 
     def register(self, router: Router) -> None:
         routes = [

@@ -50,7 +50,8 @@ class ProductRenderer:
 
     def __init__(self, data_dir: Path, lookup: Lookup, on_done: Done, seed: int = 0,
                  grid_size: int = 60, workers: int = 1,
-                 center: tuple[float, float] | None = None, events: list[Any] | None = None) -> None:
+                 center: tuple[float, float] | None = None, events: list[Any] | None = None,
+                 sites: list[tuple[float, float]] | None = None) -> None:
         self.products_dir = data_dir / "products"
         self.truth_dir = data_dir / "truth"
         self.lookup = lookup
@@ -58,6 +59,7 @@ class ProductRenderer:
         self.seed = seed
         self.grid_size = grid_size
         self.center = center
+        self.sites = [(float(s[0]), float(s[1])) for s in sites] if sites else None  # canvases
         self.events = events if events is not None else []  # shared with the sandbox's EventBook
         self._queue: queue.Queue[Job] = queue.Queue()
         self._lock = threading.Lock()
@@ -96,10 +98,11 @@ class ProductRenderer:
     def _simulated_earth(self) -> Any:
         with self._lock:
             if self._earth is None:
-                from insarhub_sandbox.earth.model import SimulatedEarth
+                from insarhub_sandbox.earth.model import DEFAULT_SITES, SimulatedEarth
 
                 self._earth = SimulatedEarth(seed=self.seed, grid_size=self.grid_size,
-                                             center=self.center, events=self.events)
+                                             center=self.center, events=self.events,
+                                             sites=self.sites or DEFAULT_SITES)
             return self._earth
 
     def _run(self, job: Job) -> None:

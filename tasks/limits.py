@@ -1,0 +1,56 @@
+"""Prefect global concurrency limits that protect the machine and the services.
+
+    insarhub-hyp3-submit   HyP3 `POST /jobs` at once over all AOIs and workers (default 2)
+    insarhub-download      product downloads at once (default 4)
+    insarhub-mintpy        MintPy inversions at once: CPU- and memory-bound (default: cores)
+
+`insarhub fleet deploy` creates them (`prefect gcl create NAME --limit N` does the same; change
+one with `prefect gcl update NAME --limit N`). Where a limit does not exist the stage runs
+unlimited. A slot is a lease renewed while its holder lives: a run killed without a word
+(SIGKILL) gives its slot back after `LEASE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+HYP3_SUBMIT = "insarhub-hyp3-submit"
+DOWNLOAD = "insarhub-download"
+MINTPY = "insarhub-mintpy"
+LEASE_SECONDS = 60.0  # Prefect's least lease
+
+
+def default_limits() -> dict[str, int]:
+    """The limits and their defaults (MintPy: one per core)."""
+    return {HYP3_SUBMIT: 2, DOWNLOAD: 4, MINTPY: max(1, os.cpu_count() or 1)}
+
+
+@contextmanager
+def limit(name: str) -> Iterator[None]:
+    """Hold one slot of the global concurrency limit `name` (no limit on the server: none)."""
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(name, occupy=1, strict=False, lease_duration=LEASE_SECONDS):
+        yield
+
+
+def ensure_limits(limits: dict[str, int] | None = None) -> dict[str, int]:
+    """Create the limits that are missing on the server (existing ones keep their value)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    wanted = limits or default_limits()
+    out: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name, value in wanted.items():
+            try:
+                out[name] = int(client.read_global_concurrency_limit_by_name(name).limit)
+            except ObjectNotFound:
+                with suppress(ObjectAlreadyExists):
+                    client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=value))
+                out[name] = value
+    return out

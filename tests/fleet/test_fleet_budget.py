@@ -1,0 +1,44 @@
+"""The fleet's monthly budget: what fits is bought newest first and by priority, never more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from insarhub.fleet import FleetBudget, Need, plan
+
+
+def test_newest_dates_of_every_aoi_before_any_backfill() -> None:
+    needs = [Need("low", 0, (10.0, 10.0, 10.0)), Need("high", 5, (30.0, 30.0)),
+             Need("mid", 2, (10.0,))]
+    result = plan(needs, 65.0, "2023-01")
+    # rank 0 of all (high 30, mid 10, low 10) = 50; then high's second date (30) does not
+    # fit, low's second (10) does; low's third would make 70 > 65
+    assert result.grants == {"high": 30.0, "mid": 10.0, "low": 20.0}
+    assert result.deferred == {"high": 30.0, "low": 10.0}
+    assert result.granted <= 65.0
+
+
+def test_high_priority_first_when_the_newest_dates_do_not_all_fit() -> None:
+    result = plan([Need("a", 1, (40.0,)), Need("b", 3, (40.0,)), Need("c", 2, (40.0,))],
+                  90.0, "2023-01")
+    assert result.grants == {"b": 40.0, "c": 40.0, "a": 0.0}
+    assert result.deferred == {"a": 40.0}
+
+
+def test_the_month_survives_a_restart_and_follows_hyp3(tmp_path: Path) -> None:
+    with FleetBudget.for_workdir(tmp_path, 100.0) as budget:
+        first, ids = budget.grant([Need("a", 0, (30.0, 30.0))], "2023-01", hyp3_remaining=None)
+        assert first.grants == {"a": 60.0}
+        assert budget.count_jobs([("job-1", 10.0), ("job-2", 10.0)], "a", "2023-01", ids["a"]) == 20
+        assert budget.count_jobs([("job-1", 10.0)], "a", "2023-01", ids["a"]) == 0  # once only
+    with FleetBudget.for_workdir(tmp_path, 100.0) as budget:  # a new process
+        assert budget.committed("2023-01") == 60.0  # open grant counts whole until settled
+        assert budget.settle(ids["a"]) == 20.0
+        assert budget.committed("2023-01") == 20.0
+        # HyP3 says fewer credits remain than the budget: the plan follows HyP3
+        second, _ = budget.grant([Need("a", 0, (30.0, 30.0, 30.0))], "2023-01",
+                                 hyp3_remaining=35.0)
+        assert second.available == 35.0 and second.grants == {"a": 30.0}
+        assert budget.available("2023-02") == 100.0  # a new month starts afresh
+        assert budget.spent("2023-01", "a") == 20.0
+        assert budget.open_grants("a")[0][1] == "2023-01"

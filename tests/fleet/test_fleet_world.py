@@ -1,0 +1,67 @@
+"""The sandbox's generated world: N distinct AOIs served beside Utah, a clock that moves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from insarhub_sandbox.catalog.world import make_world
+from insarhub_sandbox.server import Sandbox, SandboxOptions
+
+from insarhub import Downloader
+
+
+@pytest.fixture(scope="module")
+def world_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    world = make_world(6, "2023-01-01", cycles=30)
+    options = SandboxOptions(data_dir=tmp_path_factory.mktemp("world"), now="2023-01-01",
+                             grid_size=32, extra={"world": world})
+    with Sandbox(options) as sandbox:
+        yield sandbox
+
+
+def test_a_world_of_distinct_aois() -> None:
+    world = make_world(12, "2023-01-01", cycles=30)
+    assert len({a.path for a in world.aois}) == 12  # an orbit each
+    assert len({a.center for a in world.aois}) == 12
+    assert {a.direction for a in world.aois} == {"ASCENDING", "DESCENDING"}
+    assert len({a.dates_before_now for a in world.aois}) >= 5  # stack sizes differ
+    assert any(a.large for a in world.aois) and any(a.event for a in world.aois)
+    assert {a.product for a in world.aois} == {"gamma", "multi_burst", "auto"}
+    for aoi in world.aois:
+        west, south, east, north = aoi.bbox
+        assert west < aoi.center[0] < east and south < aoi.center[1] < north
+        if aoi.event:
+            assert aoi.event["start"] > "2023-01-01"
+    assert make_world(12, "2023-01-01") == world  # deterministic
+
+
+def test_the_sandbox_serves_each_aoi_and_its_clock_adds_dates(
+        world_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key, value in world_sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    world = world_sandbox.options.extra["world"]
+    counts = {}
+    for aoi in world.aois:
+        search = Downloader.create("S1_SLC", intersectsWith=list(aoi.bbox),
+                                   start=aoi.stack.first.isoformat())
+        search.search(allow_empty=True)
+        assert list(search.stacks) == [(aoi.path, aoi.stack.frame)], aoi.name
+        counts[aoi.name] = len(next(iter(search.stacks.values())))
+        assert counts[aoi.name] == aoi.dates_before_now, aoi.name
+    world_sandbox.clock.advance(days=24)
+    first = world.aois[0]
+    later = Downloader.create("S1_SLC", intersectsWith=list(first.bbox),
+                              start=first.stack.first.isoformat())
+    later.search(allow_empty=True)
+    assert len(next(iter(later.stacks.values()))) == counts[first.name] + 2
+    large = next(a for a in world.aois if a.large)
+    bursts = Downloader.create("S1_Burst", intersectsWith=list(large.bbox),
+                               start="2022-12-01")
+    bursts.search(allow_empty=True)
+    ids = {p.properties["burst"]["fullBurstID"] for group in bursts.stacks.values()
+           for p in group}
+    assert len(ids) > 15  # a large AOI: more bursts than one multi-burst job takes
+    assert len(bursts.stacks) >= 2  # so its multi-burst stacks are split
