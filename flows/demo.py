@@ -159,7 +159,7 @@ def _report_pipeline(result: dict[str, Any], seconds: float) -> None:
 
 
 def _report_cycle(cycle: dict[str, Any], seconds: float) -> None:
-    from insarhub.monitoring import acquisition_date
+    from insarhub.granules import acquisition_date
 
     new = [acquisition_date(n).isoformat() for n in cycle.get("new_dates", [])]
     print(f"monitoring cycle: {cycle['status']}; new dates {', '.join(new) or 'none'}; "

@@ -40,13 +40,13 @@ from insarhub.anomaly import (  # noqa: F401  (re-exported: callers import them 
     timeseries_file,
 )
 from insarhub.errors import ConfigError, InsarHubError
+from insarhub.granules import acquisition_date  # noqa: F401  (re-exported: callers import it here)
 from insarhub.network.options import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
 log = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # the acquisition start in Sentinel-1 SLC and burst granule names: _20200102T133501
-_DATE_IN_NAME = re.compile(r"_(\d{8})T\d{6}")
 _CRON_FIELDS = 5
 
 
@@ -277,15 +277,6 @@ def aoi_lock(workdir: str | Path, owner: str = "") -> Iterator[Path]:
 
 
 # -- new acquisitions -------------------------------------------------------------------
-def acquisition_date(scene_name: str) -> date:
-    """The acquisition date in a Sentinel-1 SLC or burst granule name."""
-    match = _DATE_IN_NAME.search(scene_name)
-    if not match:
-        raise ConfigError(f"scene name {scene_name!r} holds no acquisition time "
-                          "(expected _YYYYMMDDTHHMMSS as in Sentinel-1 granule names)")
-    return datetime.strptime(match.group(1), "%Y%m%d").date()
-
-
 def processed_dates(pairs: Iterable[tuple[str, str]]) -> set[date]:
     """The acquisition dates covered by interferogram pairs (reference and secondary)."""
     return {acquisition_date(name) for pair in pairs for name in pair}

@@ -16,7 +16,7 @@ def _day(text: str) -> str:
 def date_span(scene_names: Sequence[str]) -> str:
     """'N new dates (first .. last)' from granule names; 'no new date' for none."""
     from insarhub.errors import ConfigError
-    from insarhub.monitoring import acquisition_date
+    from insarhub.granules import acquisition_date
 
     days = []
     for name in scene_names:

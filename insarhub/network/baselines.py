@@ -14,7 +14,6 @@ with neither, `PairNetworkError` names the scene.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from insarhub.errors import PairNetworkError
+from insarhub.granules import acquisition_time
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 _WGS84_A = 6378137.0
 _WGS84_F = (1.0 - 1 / 298.257224) ** 2
 _MAX_VALID_BPERP_M = 100_000.0  # ASF treats larger values as a failed calculation
-_DATE_IN_NAME = re.compile(r"(\d{8})T\d{6}")
 
 
 def scene_name(product: Any) -> str:
@@ -47,13 +46,12 @@ def scene_name(product: Any) -> str:
 
 def date_from_name(name: str) -> np.datetime64:
     """Acquisition date encoded in a Sentinel-1 SLC or burst granule name."""
-    match = _DATE_IN_NAME.search(name)
-    if not match:
+    found = acquisition_time(name)
+    if found is None:
         raise PairNetworkError(
             f"scene name {name!r} carries no acquisition time (expected ...YYYYMMDDTHHMMSS...)"
         )
-    digits = match.group(1)
-    return np.datetime64(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}", "D")
+    return np.datetime64(found.date(), "D")
 
 
 def _seconds(values: Sequence[str | None]) -> np.ndarray:

@@ -22,6 +22,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.fields import FieldInfo
 
 from insarhub.errors import ConfigError, config_error
+from insarhub.granules import acquisition_day
 from insarhub.search.multiburst import MAX_BURST_SWATHS, join_names, split_name
 
 INSAR_GAMMA = "INSAR_GAMMA"
@@ -259,10 +260,7 @@ def job_granules(request: Mapping[str, Any]) -> tuple[str, str]:
     return join_names(params["reference"]), join_names(params["secondary"])
 
 
-def acquisition_date(granule: str) -> str:
-    """YYYYMMDD of a granule's start (SLC and burst names), or 'x' if none is found."""
-    found = re.search(r"_(\d{8})T\d{6}", granule)
-    return found.group(1) if found else "x"
+acquisition_date = acquisition_day  # YYYYMMDD of a granule's start, or 'x' (the older name)
 
 
 def job_name(prefix: str, request: Mapping[str, Any]) -> str:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from insarhub.errors import ConfigError, IsceError
+from insarhub.granules import acquisition_day
 from insarhub.processor.isce_config import ISCE_S1_Config
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ INSTALL_HINT = (
     "$ISCE_HOME/../contrib/stack/topsStack)"
 )
 SCENE_RE = re.compile(
-    r"^(?P<platform>S1[ABCD])_IW_SLC__1S[SD][VH]_(?P<date>\d{8})T\d{6}_\d{8}T\d{6}"
+    r"^(?P<platform>S1[ABCD])_IW_SLC__1S[SD][VH]_\d{8}T\d{6}_\d{8}T\d{6}"
     r"_\d{6}_[0-9A-F]{6}_[0-9A-F]{4}$"
 )
 PAIR_STEP_RE = re.compile(r"^run_\d+_(generate_burst_igram|merge_burst_igram|filter_coherence|unwrap)$")
@@ -74,7 +75,7 @@ def scene_date(name: str) -> str:
             f"pair scene {name!r} is not a Sentinel-1 IW SLC name such as "
             "S1A_IW_SLC__1SDV_20200102T133501_20200102T133528_030617_038217_ABCD"
         )
-    return match["date"]
+    return acquisition_day(name)
 
 
 def date_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
