@@ -61,9 +61,8 @@ def require(name: str) -> Path:
 
 def frame_geodataframe() -> Any:
     """Every frame of the database as a GeoDataFrame (index frame_id, orbit_pass, geometry)."""
-    from opera_utils.burst_frame_db import get_frame_geodataframe
-
     from opera_utils import datasets
+    from opera_utils.burst_frame_db import get_frame_geodataframe
 
     return get_frame_geodataframe(json_file=require(
         f"frame-geometries-simple-{datasets.BURST_DB_VERSION}.geojson.zip"))

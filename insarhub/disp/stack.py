@@ -106,6 +106,8 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
         except (OSError, ValueError, KeyError) as exc:
             raise DispError(f"opera-utils could not stack frame F{frame:05d} "
                             f"({type(exc).__name__}: {exc})") from exc
+        finally:
+            _close_xarray_files()
     # opera-utils' timeseries_density.h5 would be taken for a corrected time series downstream
     (out / "timeseries_density.h5").replace(out / "disp_density.h5")
     _quality_files(out)
@@ -121,6 +123,14 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     result = DispTimeSeries(out, frame, dates, len(paths), shape)
     log.info(result.line())
     return result
+
+
+def _close_xarray_files() -> None:
+    """xarray keeps the NetCDFs it opened open; HDF5 would then reuse those handles and not
+    see a file replaced or truncated later (a re-download)."""
+    from xarray.backends.file_manager import FILE_CACHE
+
+    FILE_CACHE.clear()
 
 
 def _write(path: Path, name: str, data: np.ndarray, attrs: dict[str, Any]) -> None:

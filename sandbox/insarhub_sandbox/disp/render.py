@@ -144,6 +144,12 @@ class DispRenderer:
             "corrections/perpendicular_baseline": np.full(land.shape, bperp, np.float32),
         }
 
+    def truth_signal(self, scene: SceneRecord, day: date) -> np.ndarray:
+        """What a perfectly rebased and corrected DISP-S1 series holds at `day` (m), up to a
+        constant: deformation + atmosphere + baseline x DEM error (no tide, no noise)."""
+        f = self.fields(scene)
+        return (self._date_signal(scene, f, day) + self.earth.baseline(scene) * f.topo).astype(np.float32)
+
     def truth_velocity(self, scene: SceneRecord) -> np.ndarray:
         """Secular LOS velocity (m/yr) on the frame grid, as the HyP3 truth on the canvas."""
         canvas = self._canvas(scene)

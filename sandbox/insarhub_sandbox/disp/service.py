@@ -6,6 +6,7 @@
 - `GET|HEAD /files/DISP/<name>.nc|.tif` (fault group "files", Earthdata bearer token): the
   NetCDF products and static GeoTIFFs, rendered on first request from the simulated Earth;
 - `GET /_sandbox/disp/truth/<frame>/velocity.tif`: the truth LOS velocity on the frame grid;
+  `.../signal_<YYYYMMDD>.tif`: what a rebased, tide-corrected series holds that date (m);
 - the opera-utils frame database of these frames, written to `<data-dir>/opera_utils/`
   (point `OPERA_UTILS_DATA_DIR` there).
 """
@@ -75,14 +76,14 @@ class DispService:
         self.products: dict[str, Product] = {}
         disp_entries, static_entries = [], []
         for frame_id, scenes in self.frames.items():
-            frame = fr.frame_of(frame_id)
-            assert frame is not None
+            chosen = fr.frame_of(frame_id)
+            assert chosen is not None
             for i in range(1, len(scenes)):
                 ref = scenes[fr.MINISTACK * ((i - 1) // fr.MINISTACK)]
-                product = Product(frame, ref, scenes[i])
+                product = Product(chosen, ref, scenes[i])
                 self.products[product.name] = product
                 disp_entries.append(self._disp_entry(product))
-            static_entries.append(self._static_entry(frame, scenes[0]))
+            static_entries.append(self._static_entry(chosen, scenes[0]))
         self.tables = {umm.DISP_COLLECTION: EntryTable(disp_entries),
                        umm.STATIC_COLLECTION: EntryTable(static_entries)}
         self.frame_db = self.write_frame_db()
@@ -214,6 +215,7 @@ class DispService:
         scenes = self.frames[frame_id]
         path = self.data_dir / "disp" / "truth" / f"F{frame_id:05d}" / "velocity.tif"
         if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
             geotiff.write_geotiff(path, self.renderer.truth_velocity(scenes[0]),
                                   self.renderer.fields(scenes[0]).grid, units="m/yr",
                                   description="truth secular LOS velocity, positive towards the satellite")
@@ -223,7 +225,8 @@ class DispService:
     def register(self, router: Router) -> None:
         for method in ("GET", "HEAD"):
             router.add(method, r"/files/DISP/(?P<filename>[A-Za-z0-9_.\-]+)", self._file, "files")
-        router.add("GET", r"/_sandbox/disp/truth/(?P<frame>\d+)/velocity\.tif", self._truth, "admin")
+        router.add("GET", r"/_sandbox/disp/truth/(?P<frame>\d+)/(?P<name>velocity|signal_\d{8})\.tif",
+                   self._truth, "admin")
 
     def _file(self, request: Request) -> Response:
         filename = request.params["filename"]
@@ -239,7 +242,20 @@ class DispService:
         frame_id = int(request.params["frame"])
         if frame_id not in self.frames:
             return error_response(404, f"no sandbox DISP-S1 frame {frame_id}")
-        return file_response(self.truth_velocity(frame_id))
+        name = request.params["name"]
+        if name == "velocity":
+            return file_response(self.truth_velocity(frame_id))
+        day = datetime.strptime(name[-8:], "%Y%m%d").date()
+        scene = next((s for s in self.frames[frame_id] if s.start.date() == day), None)
+        if scene is None:
+            return error_response(404, f"frame {frame_id} has no acquisition on {day}")
+        path = self.data_dir / "disp" / "truth" / f"F{frame_id:05d}" / f"{name}.tif"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            geotiff.write_geotiff(path, self.renderer.truth_signal(scene, day),
+                                  self.renderer.fields(scene).grid, units="m",
+                                  description="deformation + atmosphere + DEM error term, LOS")
+        return file_response(path)
 
 
 def _naive(moment: datetime) -> datetime:

@@ -1,0 +1,57 @@
+"""DISP-S1 products -> MintPy-style time series (opera-utils), measured against the truth."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from disp_helpers import truth
+
+from insarhub.disp import framedb
+from insarhub.disp.errors import DispError
+from insarhub.products import make_products
+from insarhub.products.outputs import locate_outputs, read_outputs
+
+
+def test_rebased_series_matches_the_simulated_signal(built_frame, sandbox_server, tmp_path) -> None:
+    with h5py.File(built_frame.mintpy_dir / "timeseries.h5") as f:
+        ts = f["timeseries"][()].astype(np.float64)
+        dates = [d.decode() for d in f["date"][()]]
+        ry, rx = int(f.attrs["REF_Y"]), int(f.attrs["REF_X"])
+    with h5py.File(built_frame.mintpy_dir / "maskTempCoh.h5") as f:
+        reliable = f["mask"][()].astype(bool)
+    assert dates[0] == "20190823" and "20200219" in dates and dates[-1] >= "20200326"
+    first = truth(sandbox_server, f"signal_{dates[0]}", tmp_path)
+    errors = {}
+    for k, day in enumerate(dates[1:], start=1):
+        expected = truth(sandbox_server, f"signal_{day}", tmp_path) - first
+        expected -= expected[ry, rx]
+        diff = (ts[k] - expected)[reliable & np.isfinite(ts[k])]
+        errors[day] = float(np.sqrt(np.mean(diff**2)))
+    # phase-linking noise is ~0.3 mm; an unrebased date after 2020-02-19 is off by cm
+    assert max(errors.values()) < 0.0015, errors
+    assert reliable.mean() > 0.8
+
+
+def test_outputs_serve_the_products_path(built_frame, tmp_path) -> None:
+    result = read_outputs(locate_outputs(built_frame.mintpy_dir))
+    assert len(result.dates) == len(built_frame.result.dates)
+    assert result.velocity.shape == built_frame.result.shape
+    assert np.isfinite(result.velocity[result.reliable]).all()
+    assert (built_frame.mintpy_dir / "geometryGeo.h5").is_file()
+    products = make_products(built_frame.mintpy_dir, tmp_path / "products")
+    written = [p for p in tmp_path.joinpath("products").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".tif" for p in written) and any(p.suffix == ".json" for p in written)
+    assert products is not None
+
+
+def test_frame_database_is_local_only(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("OPERA_UTILS_DATA_DIR", raising=False)
+    with pytest.raises(DispError, match="OPERA_UTILS_DATA_DIR"):
+        framedb.configure()
+    framedb.configure(tmp_path)  # empty: nothing there, and no download is attempted
+    from opera_utils import datasets
+
+    assert datasets.POOCH.base_url.startswith("file://")
+    with pytest.raises(DispError, match="frame-geometries-simple"):
+        framedb.frame_geodataframe()
