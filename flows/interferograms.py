@@ -130,8 +130,7 @@ def hyp3_interferograms(
         statuses = {name: _poll(name, processor_type, workdir)
                     for name, workdir in workdirs.items()}
         total = sum(s["total"] for s in statuses.values())
-        done = sum(s["counts"].get("SUCCEEDED", 0) + s["counts"].get("FAILED", 0)
-                   for s in statuses.values())
+        done = sum(s["done"] for s in statuses.values())
         progress.update(done, total, "; ".join(f"{n}: {s['line']}"
                                                for n, s in statuses.items()))
         again = []
@@ -206,8 +205,7 @@ def isce_interferograms(
     while True:
         statuses = {s["stack"]: isce_snapshot(s["stack"], s["workdir"]) for s in stacks}
         total = sum(st["total"] for st in statuses.values())
-        done = sum(st["counts"].get("SUCCEEDED", 0) + st["counts"].get("FAILED", 0)
-                   for st in statuses.values())
+        done = sum(st["done"] for st in statuses.values())
         progress.update(done, total, "; ".join(f"{n}: step {st['current_step'] or 'done'}"
                                                for n, st in statuses.items()))
         again = [n for n, st in statuses.items()

@@ -18,6 +18,7 @@ from insarhub import Processor
 from insarhub.credits import CreditCeilingError
 from insarhub.errors import CreditError, HyP3Error
 from insarhub.ledger_json import export_json
+from insarhub.processor.base import JobStatus
 from tasks import limits
 from tasks.common import HYP3_TAG, NETWORK_RETRIES, SIDE_EFFECTS, artifact_key
 
@@ -39,6 +40,7 @@ def status_dict(processor: Any) -> dict[str, Any]:
         "counts": dict(status.counts),
         "failed": list(status.failed),
         "total": status.total,
+        "done": status.done,
         "finished": status.finished,
         "succeeded": status.succeeded,
         "line": status.line(),
@@ -98,7 +100,7 @@ def submit_pairs(stack: str, processor_type: str, workdir: str,
         except CreditError as exc:
             credit_error = str(exc)
             submitted, recovered = [], []
-            queued = [r.name for r in processor.ledger.jobs() if r.status == "QUEUED"]
+            queued = [r.name for r in processor.ledger.jobs() if r.status == JobStatus.QUEUED]
             logger.warning("%s: %s", stack, credit_error)
         export_json(processor.ledger, processor.workdir / "hyp3_jobs.json")
         logger.info("%s: %d pairs in the ledger; %d submitted now, %d found on HyP3, %d queued",

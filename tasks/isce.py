@@ -44,7 +44,7 @@ def open_isce(stack_dir: str, pairs: Sequence[Sequence[str]] | None = None,
 
 def isce_status_dict(status: Any) -> dict[str, Any]:
     return {"counts": dict(status.counts), "failed": list(status.failed),
-            "total": status.total, "finished": status.finished,
+            "total": status.total, "done": status.done, "finished": status.finished,
             "succeeded": status.succeeded, "line": status.line(),
             "steps": dict(status.detail.get("steps", {})),
             "current_step": status.detail.get("current_step"),

@@ -6,21 +6,39 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from insarhub.errors import ProcessorError
 
 log = logging.getLogger(__name__)
 
-PENDING, RUNNING, SUCCEEDED, FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
-STATES = (PENDING, RUNNING, SUCCEEDED, FAILED)
+
+
+class JobStatus(StrEnum):
+    """Where a job (HyP3) or a command (ISCE2) stands; equal to HyP3's status strings."""
+
+    QUEUED = "QUEUED"  # in the ledger, not sent (waiting for credits)
+    SUBMITTING = "SUBMITTING"  # being sent
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+# the states processors count (members of JobStatus, typed as the strings they equal)
+PENDING: str = JobStatus.PENDING
+RUNNING: str = JobStatus.RUNNING
+SUCCEEDED: str = JobStatus.SUCCEEDED
+FAILED: str = JobStatus.FAILED
+STATES: tuple[str, ...] = (PENDING, RUNNING, SUCCEEDED, FAILED)
 
 
 @dataclass
 class ProcessingStatus:
     """Where all the work of a processor stands, at one instant."""
 
-    counts: dict[str, int] = field(default_factory=dict)  # state -> number of jobs/commands
+    counts: dict[str, int] = field(default_factory=dict)  # JobStatus -> number of jobs/commands
     failed: list[str] = field(default_factory=list)  # names of failed jobs/commands
     detail: dict[str, Any] = field(default_factory=dict)  # processor-specific extras
 
@@ -32,6 +50,11 @@ class ProcessingStatus:
     def finished(self) -> bool:
         """Nothing pending or running (failures included)."""
         return self.counts.get(PENDING, 0) + self.counts.get(RUNNING, 0) == 0
+
+    @property
+    def done(self) -> int:
+        """Jobs or commands that have finished, succeeded or failed."""
+        return self.counts.get(SUCCEEDED, 0) + self.counts.get(FAILED, 0)
 
     @property
     def succeeded(self) -> bool:

@@ -41,7 +41,6 @@ from insarhub.ledger import (
     FINAL_STATUSES,
     QUEUED,
     SUBMITTED,
-    SUBMITTING,
     JobRecord,
     Ledger,
     PairSpec,
@@ -52,6 +51,7 @@ from insarhub.processor.base import (
     RUNNING,
     SUCCEEDED,
     BaseProcessor,
+    JobStatus,
     ProcessingStatus,
 )
 from insarhub.processor.hyp3_client import HYP3_POLICY, Hyp3Client
@@ -434,17 +434,17 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         records = self.ledger.jobs()
         counts: Counter[str] = Counter()
         for r in records:
-            counts[PENDING if r.status == SUBMITTING.upper() else r.status] += 1
+            counts[PENDING if r.status == JobStatus.SUBMITTING else r.status] += 1
         failed = [r.name for r in records if r.status == FAILED]
         detail = {
             "workdir": str(self.workdir),
-            "queued": counts.get(QUEUED.upper(), 0),
+            "queued": counts.get(JobStatus.QUEUED, 0),
             "expired": [r.name for r in records if r.status == SUCCEEDED and self.is_expired(r)
                         and not self.has_product(r)],
             "downloaded": sum(1 for r in records if self.has_product(r)),
             "exhausted": self.failed_pairs(),
         }
-        ordered = {s: counts[s] for s in (QUEUED.upper(), PENDING, RUNNING, SUCCEEDED, FAILED)
+        ordered = {s: counts[s] for s in (JobStatus.QUEUED, PENDING, RUNNING, SUCCEEDED, FAILED)
                    if counts.get(s)}
         return ProcessingStatus(counts=ordered, failed=failed, detail=detail)
 
@@ -542,7 +542,8 @@ def format_table(table: pd.DataFrame) -> str:
     shown = table[["name", "job_id", "status", "expiration_time"]].fillna("-")
     counts = table["status"].value_counts()
     parts = [f"{counts[s]} {s.lower()}" for s in
-             ("QUEUED", "SUBMITTING", PENDING, RUNNING, SUCCEEDED, FAILED) if s in counts]
+             (JobStatus.QUEUED, JobStatus.SUBMITTING, PENDING, RUNNING, SUCCEEDED, FAILED)
+             if s in counts]
     extra = f"; {int(table['expired'].sum())} expired, {int(table['downloaded'].sum())} downloaded"
     return f"{shown.to_string(index=False)}\n{len(table)} jobs: {', '.join(parts)}{extra}"
 
