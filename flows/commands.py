@@ -66,8 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--end", help="last date (default: now)")
     run.add_argument("--path-frame", nargs="+", metavar="N",
                      help="keep one stack: PATH FRAME (SLC) or a burst ID")
-    run.add_argument("--product", choices=("S1_SLC", "S1_Burst", "auto"), default="S1_SLC",
-                     help="auto: the product whose stacks cost fewest HyP3 credits per new date")
+    run.add_argument("--product", choices=("S1_SLC", "S1_Burst", "S1_DISP", "disp", "auto"),
+                     default="S1_SLC",
+                     help="disp: OPERA DISP-S1 (0 credits, North America); auto: DISP-S1 where "
+                          "a frame covers the AOI, else the product whose stacks cost fewest "
+                          "HyP3 credits per new date")
     run.add_argument("--max-credits", type=float, metavar="N",
                      help="HyP3 credit ceiling: above it nothing is submitted")
     run.add_argument("--backend", choices=("hyp3", "isce"), default="hyp3")
@@ -90,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--aoi", required=True, type=aoi_argument)
     add.add_argument("--stack", required=True, nargs="+", metavar="N", help="PATH FRAME or burst ID")
     add.add_argument("--start", required=True, help="first date of the time series")
-    add.add_argument("--product", choices=("S1_SLC", "S1_Burst", "auto"), default="S1_SLC")
+    add.add_argument("--product", choices=("S1_SLC", "S1_Burst", "S1_DISP", "auto"),
+                     default="S1_SLC")
     add.add_argument("--max-credits", type=float, metavar="N",
                      help="HyP3 credit ceiling of one cycle")
     add.add_argument("--backend", choices=("hyp3", "isce"), default="hyp3")

@@ -249,6 +249,10 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None,
     workdir = str(config.workdir)
     label = config.name
     product = _product(config)
+    if product == "S1_DISP":  # OPERA DISP-S1: no pairs, no HyP3 (flows.disp)
+        from flows.disp import disp_monitor_cycle
+
+        return disp_monitor_cycle(config, end, check_anomaly)
     wanted: list[int] | str | None = (list(config.stack) if isinstance(config.stack, tuple)
                                       else config.stack if isinstance(config.stack, str) else None)
     stacks = search_scenes.with_options(refresh_cache=True)(

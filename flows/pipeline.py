@@ -36,7 +36,7 @@ from tasks.products import make_stack_products, publish_stack_products
 from tasks.search import choose_product, save_stacks, search_scenes
 
 Backend = Literal["hyp3", "isce"]
-Product = Literal["S1_SLC", "S1_Burst", "auto"]
+Product = Literal["S1_SLC", "S1_Burst", "S1_DISP", "disp", "auto"]
 DEFAULT_NETWORK = NetworkOptions()
 DEFAULT_PROCESSOR = Hyp3Options()
 DEFAULT_MINTPY = MintPyOptions()
@@ -80,8 +80,9 @@ def insar_pipeline(
         backend: Where interferograms are made: hyp3 (ASF's cloud, costs credits) or isce
             (ISCE2 topsStack on the worker).
         product: S1_SLC (full-frame INSAR_GAMMA jobs), S1_Burst (INSAR_ISCE_MULTI_BURST
-            jobs on the AOI's burst groups) or auto (the one whose stacks cost the fewest
-            HyP3 credits per new date).
+            jobs on the AOI's burst groups), S1_DISP or disp (OPERA DISP-S1 time series, 0
+            credits, North America) or auto (DISP-S1 where a frame covers the AOI, else the
+            one whose stacks cost the fewest HyP3 credits per new date).
         workdir: Folder on the worker that holds one subfolder per stack (ledger, products).
         network: How pairs are chosen (a connected small-baseline network per stack).
         processor: Options of the interferogram backend: HyP3 job options (backend hyp3)
@@ -123,6 +124,10 @@ def insar_pipeline(
         product = cast(Product, choose_product(aoi, start_text, end_text,
                                                (processor_opts or {}).get("looks", "20x4"),
                                                catalog=settings.asf_url()))
+    if product in ("S1_DISP", "disp"):
+        from flows.disp import disp_pipeline
+
+        return disp_pipeline(aoi, start_text, end_text, workdir, label, point_list, publish_opts)
     stacks = search_scenes(aoi, start_text, end_text, product, path_frame,
                            catalog=settings.asf_url())
     if not stacks:

@@ -110,7 +110,7 @@ class MonitorConfig(_Strict):
     aoi: list[float] | str  # [min_lon, min_lat, max_lon, max_lat], WKT or a vector file path
     # "auto": the product whose stacks cost fewest HyP3 credits per new date, chosen at the
     # first cycle and kept (<workdir>/product.json); then `stack` is a relative orbit (int)
-    product: Literal["S1_SLC", "S1_Burst", "auto"] = "S1_SLC"
+    product: Literal["S1_SLC", "S1_Burst", "S1_DISP", "auto"] = "S1_SLC"  # S1_DISP: OPERA DISP-S1
     # (path, frame) for SLC stacks, a multi-burst stack ("p100_IW2-3_213494-213496") or burst
     # ID for bursts, or a relative orbit (e.g. 100): the stack of that orbit
     stack: tuple[int, int] | int | str

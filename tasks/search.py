@@ -116,12 +116,16 @@ def load_stack_scenes(stack_dir: str | Path) -> list[Any]:
 
 def choose_product(aoi: Any, start: str, end: str | None = None, looks: str = "20x4",
                    pairs_per_date: int = 3, catalog: str | None = None) -> str:
-    """`product="auto"`: search SLC frames and bursts over the AOI and take the product whose
+    """`product="auto"`: OPERA DISP-S1 (0 credits) where one of its frames covers the AOI for
+    the dates; else search SLC frames and bursts over the AOI and take the product whose
     stacks cost fewest HyP3 credits per new date (INSAR_GAMMA frames vs multi-burst groups);
     the comparison is logged and published as the `product-choice` artifact."""
     from insarhub.credits import cheapest_product, product_costs
 
     logger = get_run_logger()
+    disp = _disp_choice(aoi, start, end)
+    if disp is not None:
+        return disp
     found = {product: search_scenes(aoi, start, end, product, None, catalog=catalog)
              for product in ("S1_SLC", "S1_Burst")}
     stacks = {product: {s["name"]: products_from_items(s["scenes"]) for s in records}
@@ -137,3 +141,26 @@ def choose_product(aoi: Any, start: str, end: str | None = None, looks: str = "2
         f"{p}: {c['stacks']} stack(s), {c['credits_per_new_date']} credits per new date"
         for p, c in costs.items()))
     return chosen
+
+
+def _disp_choice(aoi: Any, start: str, end: str | None) -> str | None:
+    """"S1_DISP" when a DISP-S1 frame covers the AOI (said and shown), else None."""
+    from insarhub.disp.coverage import find_coverage
+    from insarhub.errors import InsarHubError
+
+    logger = get_run_logger()
+    try:
+        coverage = find_coverage(aoi, start, end)
+    except InsarHubError as exc:  # DISP-S1 unavailable here: the HyP3 products decide
+        logger.info("product='auto': DISP-S1 not considered (%s)", exc)
+        return None
+    if not coverage.covered:
+        logger.info("product='auto': %s; choosing among HyP3 products", coverage.line())
+        return None
+    artifacts.table([{"product": "S1_DISP", "frame": coverage.best,
+                      "AOI covered": f"{coverage.frames[coverage.best or '']:.0%}",
+                      "products": coverage.products[coverage.best or ""],
+                      "credits per new date": 0, "chosen": True}],
+                    key="product-choice", description="product='auto': OPERA DISP-S1 covers the AOI")
+    logger.info("product='auto': S1_DISP (%s)", coverage.line())
+    return "S1_DISP"

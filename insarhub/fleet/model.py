@@ -7,7 +7,7 @@
     aois:
       - name: cedar-city
         geometry: [-113.05, 37.74, -112.68, 38.0]     # bbox or WKT
-        product: auto                                 # auto | multi_burst | gamma
+        product: auto                                 # auto | multi_burst | gamma | disp
         priority: 5                                   # higher is served first
         orbit: 100                                    # optional: else the orbit with most dates
         alert: {threshold_mm: 10}
@@ -32,7 +32,7 @@ from insarhub.monitoring import NAME_PATTERN, AlertConfig, MonitorConfig, Schedu
 
 log = logging.getLogger(__name__)
 
-PRODUCTS = {"auto": "auto", "multi_burst": "S1_Burst", "gamma": "S1_SLC"}
+PRODUCTS = {"auto": "auto", "multi_burst": "S1_Burst", "gamma": "S1_SLC", "disp": "S1_DISP"}
 DEFAULT_BUDGET = 8000.0
 
 
@@ -56,7 +56,7 @@ class FleetEntry(_Strict):
 
     name: str
     geometry: list[float] | str  # [min_lon, min_lat, max_lon, max_lat] or WKT
-    product: Literal["auto", "multi_burst", "gamma"] = "auto"
+    product: Literal["auto", "multi_burst", "gamma", "disp"] = "auto"
     priority: int = 0
     orbit: int | None = Field(default=None, ge=1, le=175)
     start: date | None = None

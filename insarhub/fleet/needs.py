@@ -62,6 +62,8 @@ def pair_cost(config: MonitorConfig, stack: Mapping[str, Any]) -> float:
     """Credits of one new pair of this AOI's stack."""
     looks = str(config.processor.get("looks", "20x4"))
     product = config.product if config.product != "auto" else chosen_product(config.workdir)
+    if product == "S1_DISP":  # OPERA DISP-S1: published, no HyP3 job
+        return 0.0
     if product == "S1_Burst":
         days = scene_dates(stack)
         bursts = max(1, round(len(stack["scenes"]) / max(1, len(days))))  # an upper bound

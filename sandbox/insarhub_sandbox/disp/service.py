@@ -35,7 +35,6 @@ from insarhub_sandbox.products import geotiff
 from insarhub_sandbox.records import SceneRecord
 
 log = logging.getLogger(__name__)
-SANDBOX_BEARER = "Bearer sandbox-earthdata-token"
 LATENCY = timedelta(days=3)  # generation time after the secondary acquisition
 STATIC_SUFFIXES = ("los_enu.tif", "dem.tif", "layover_shadow_mask.tif")
 
@@ -230,7 +229,8 @@ class DispService:
 
     def _file(self, request: Request) -> Response:
         filename = request.params["filename"]
-        if request.headers.get("Authorization", "") != SANDBOX_BEARER:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not token or token == request.headers.get("Authorization", ""):  # any Earthdata token
             return error_response(401, "Earthdata login required: send 'Authorization: Bearer "
                                        "<EARTHDATA_TOKEN>'")
         try:

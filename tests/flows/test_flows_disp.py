@@ -1,0 +1,48 @@
+"""insar_pipeline from OPERA DISP-S1: `auto` takes it where a frame covers the AOI (0
+credits, said so), `disp` outside every frame names the nearest one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flowkit import AOI, SandboxUser, artifacts_of_run
+
+from flows.pipeline import insar_pipeline
+from insarhub.disp.errors import DispCoverageError
+
+pytestmark = pytest.mark.usefixtures("harness")
+
+
+@pytest.fixture
+def disp_user(sandbox_user: SandboxUser, flow_sandbox_server, monkeypatch) -> SandboxUser:
+    monkeypatch.setenv("OPERA_UTILS_DATA_DIR", str(flow_sandbox_server.data_dir / "opera_utils"))
+    return sandbox_user
+
+
+def test_auto_takes_disp_s1_over_the_seed_aoi_and_spends_nothing(disp_user: SandboxUser,
+                                                                 tmp_path: Path) -> None:
+    before = disp_user.credits()
+    state = insar_pipeline(aoi=AOI, start="2020-01-01", product="auto",  # the clock: 2020-02-12
+                           workdir=str(tmp_path / "work"), points=[(37.87, -112.86)],
+                           return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["product"] == "S1_DISP"
+    stack = result["stacks"]["F31466"] if "F31466" in result["stacks"] else next(
+        iter(result["stacks"].values()))
+    assert stack["pairs"] == 0 and stack["interferograms"]["credits"]["credits"] == 0
+    assert len(stack["timeseries"]["dates"]) >= 5 and stack["products"]
+    assert disp_user.credits() == before
+    made = artifacts_of_run(state.state_details.flow_run_id)
+    assert "S1_DISP" in str(made["product-choice"].data)
+
+
+def test_disp_outside_every_frame_names_the_nearest(disp_user: SandboxUser,
+                                                   tmp_path: Path) -> None:
+    state = insar_pipeline(aoi=[-147.9, 64.7, -147.6, 64.9], start="2020-01-01",
+                           product="disp", workdir=str(tmp_path / "w"),
+                           return_state=True)
+    assert state.is_failed()
+    with pytest.raises(DispCoverageError, match="nearest frame is F3.*product='auto'"):
+        state.result()
