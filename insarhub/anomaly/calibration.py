@@ -3,11 +3,13 @@
 Random field theory per map with Bonferroni across the maps (scales x date combinations x
 signs) is liberal per map and conservative across the family; by how much depends on the AOI
 (its atmosphere, its noise's tails, the maps' correlation). Each past date is a cycle that
-already happened, almost always without an event: judged like a new one, its family p-value
-(the least rate at which its most significant map would alarm) is, on a calibrated scale,
-uniform. The share of past cycles below a moderate level `a0` measures the ratio `eta` of the
-real to the nominal rate there; the tail of both is the same Gaussian exponential, so the ratio
-holds on down to the user's rate, and the maps are tested at `false_alarm_rate / eta`.
+already happened, almost always without an event: judged like a new one, the largest of its
+maps' |z| (each map's |z| divided by its share's random-field threshold relative to the
+others', so that the two newest dates' mean keeps its larger share) is a draw of the family's
+maximum in an event-free cycle. The tail of such a maximum has the random-field form
+P(max > u) = 2 R u exp(-u^2 / 2) (Euler characteristic of a smooth Gaussian field, whatever the
+field's resolution elements R); R is read where a quarter of the past cycles lie above
+(`significance.history_threshold`), and the threshold solves the tail for `false_alarm_rate`.
 
 A past date is judged out of sample: each pixel's noise is its own past mean square moderated
 towards its neighbourhood's, and the date's own contribution is taken out of it (leave one
@@ -19,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-ANCHOR_QUANTILE = 0.2  # the share of past cycles at which the rate ratio is read
-RATIO_LIMITS = (0.1, 10.0)  # a history too short or odd cannot move the level further
+from insarhub.anomaly import significance
+
+ANCHOR_QUANTILE = 0.75  # the tail's R is read at this quantile of the past family maxima
 MIN_CYCLES = 12
 
 
@@ -35,30 +38,24 @@ def leave_one_out(values: np.ndarray, total: np.ndarray, weight: np.ndarray,
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def cycle_p_values(maxima: list[np.ndarray], shares: np.ndarray, area: float,
-                   perimeter: float, lam2: list[float], dofs: list[float]) -> np.ndarray:
-    """Each past cycle's family p-value: the least Bonferroni-RFT rate at which its most
-    significant map (its maximum |z| in `maxima[k][cycle]`) would alarm (as
-    `significance.family_p_value`, vectorised over the cycles)."""
+def family_maxima(maxima: list[np.ndarray], relative: np.ndarray) -> np.ndarray:
+    """Each past cycle's family maximum: max over maps k of maxima[k][cycle] / relative[k]
+    (cycles aligned on the newest, the shortest list decides how many)."""
     cycles = min(len(m) for m in maxima)
-    p = np.ones(cycles)
-    for k, values in enumerate(maxima):
-        tail = np.abs(np.asarray(values[-cycles:], dtype=float))
-        u = stats.norm.isf(np.maximum(stats.t.sf(tail, dofs[k]), 1e-300))
-        g = np.exp(-u * u / 2.0)
-        euler = (area * lam2[k] / (2 * np.pi) ** 1.5 * u * g
-                 + perimeter / 2.0 * np.sqrt(lam2[k]) / (2 * np.pi) * g + stats.norm.sf(u))
-        p = np.minimum(p, np.minimum(1.0, euler / float(shares[k])))
-    return p
+    stacked = np.stack([np.asarray(m[-cycles:], dtype=float) / r
+                        for m, r in zip(maxima, relative, strict=True)])
+    return stacked.max(axis=0)
 
 
-def rate_ratio(p_values: np.ndarray) -> float:
-    """eta: the real rate over the nominal one, read where ANCHOR_QUANTILE of the past cycles
-    lie below their family p-value (1.0 when the history is too short to say)."""
-    values = np.sort(np.asarray(p_values, dtype=float))
+def family_threshold(alpha: float, maxima: list[np.ndarray], relative: np.ndarray,
+                     dof: float) -> float | None:
+    """The threshold (in units of `relative`) that the family's maximum exceeds with
+    probability `alpha` per event-free cycle, from the AOI's past cycles; None when the
+    history is too short. The z are Student's t with `dof` (each pixel's noise is estimated):
+    the tail is fitted in their Gaussian equivalents, where the random-field form holds."""
+    values = family_maxima(maxima, relative)
     if values.size < MIN_CYCLES:
-        return 1.0
-    anchor = float(np.quantile(values, ANCHOR_QUANTILE))
-    if anchor <= 0:
-        return RATIO_LIMITS[1]
-    return float(np.clip(ANCHOR_QUANTILE / anchor, *RATIO_LIMITS))
+        return None
+    gaussian = stats.norm.isf(np.maximum(stats.t.sf(values, dof), 1e-300))
+    u = significance.history_threshold(alpha, gaussian, quantile=ANCHOR_QUANTILE)
+    return float(stats.t.isf(stats.norm.sf(u), dof))

@@ -382,12 +382,13 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
                        for k in range(len(z_maps))])
     area, perimeter = float(valid.sum()), float(significance.boundary_pixels(valid))
     lam2_maps = [lam2[k // 2] for k in range(len(z_maps))]
-    ratio = calibration.rate_ratio(calibration.cycle_p_values(maxima, shares, area, perimeter,
-                                                              lam2_maps, dofs))
-    level = false_alarm_rate / ratio
-    thresholds = np.array([significance.field_threshold(level * shares[k], area, perimeter,
-                                                        lam2_maps[k], dofs[k])
-                           for k in range(len(z_maps))])
+    nominal = np.array([significance.field_threshold(false_alarm_rate * shares[k], area,
+                                                     perimeter, lam2_maps[k], dofs[k])
+                        for k in range(len(z_maps))])
+    relative = nominal / nominal.mean()
+    family = calibration.family_threshold(false_alarm_rate, maxima, relative, min(dofs))
+    thresholds = nominal if family is None else family * relative
+    ratio = 1.0 if family is None else float(np.mean(thresholds / nominal))
     raw, labels = find_regions(z, thresholds, np.stack(amplitudes), valid)
 
     regions: list[AnomalyRegion] = []
@@ -405,9 +406,9 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
             row=int(round(item.centre[0])), col=int(round(item.centre[1])),
             magnitude_mm=round(magnitude, 2), extent_km2=round(item.half_peak_pixels * pixel_km2, 3),
             significance=round(abs(item.z), 2),
-            p_value=min(1.0, ratio * significance.family_p_value(
-                item.z, shares[item.map_index], area, perimeter, lam2[scale_index],
-                dofs[item.map_index])),
+            p_value=significance.family_p_value(
+                item.z / (thresholds[item.map_index] / nominal[item.map_index]),
+                shares[item.map_index], area, perimeter, lam2[scale_index], dofs[item.map_index]),
             first_date=previous if seen_before else newest,
             status="confirmed" if seen_before and seen_now else "new",
             pixels=item.pixels, scale_m=float(scales_m[scale_index])))

@@ -79,7 +79,7 @@ class AnomalyReport:
     # interferograms of the newest dates with a patch off by whole cycles (corrected first)
     unwrapping_errors: list[UnwrappingErrorRegion] = field(default_factory=list)
     masked_pixels: int = 0  # reliable pixels masked on the newest date (decorrelated, missing)
-    calibration: float | None = None  # measured / nominal family rate on the AOI's past cycles
+    calibration: float | None = None  # calibrated over random-field threshold (past cycles)
     # maps for figures, never serialised: the newest residual (m) and the region labels
     residual_map: np.ndarray | None = field(default=None, repr=False, compare=False)
     region_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
