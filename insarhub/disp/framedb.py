@@ -42,7 +42,6 @@ def configure(data_dir: str | Path | None = None) -> Path:
         for name in list(pooch.registry):
             if (path / name).is_file():
                 pooch.registry[name] = None
-    os.environ[ENV] = str(path)
     if _configured != path:
         log.info("opera-utils frame database: %s", path)
     _configured = path
