@@ -80,9 +80,14 @@ def _frame_files(files: list[Path]) -> tuple[int, list[Path]]:
 
 
 def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
-                     static_dir: Path | str | None = None) -> DispTimeSeries:
+                     static_dir: Path | str | None = None,
+                     first_date: date | str | None = None) -> DispTimeSeries:
     """Stack one frame's DISP-S1 `files` into `mintpy_dir` (timeseries.h5, velocity.h5,
-    temporalCoherence.h5, maskTempCoh.h5, geometryGeo.h5 with static layers)."""
+    temporalCoherence.h5, maskTempCoh.h5, geometryGeo.h5 with static layers).
+
+    The series starts at the first product's (ministack) reference date, which may come
+    before the dates searched; `first_date` drops the epochs before it and starts the series
+    (zero) at the first date kept."""
     framedb.configure()
     frame, paths = _frame_files([Path(f) for f in files])
     out = Path(mintpy_dir)
@@ -114,6 +119,8 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     if (out / "geometryGeo.h5").is_file():
         (out / "inputs").mkdir(exist_ok=True)
         shutil.copy2(out / "geometryGeo.h5", out / "inputs" / "geometryGeo.h5")
+    if first_date is not None:
+        _trim(out / "timeseries.h5", date.fromisoformat(str(first_date)[:10]))
     _velocity(out)
     dates, shape = _dates_shape(out / "timeseries.h5")
     (out / SOURCE_FILE).write_text(json.dumps({
@@ -171,6 +178,29 @@ def _velocity(out: Path) -> None:
         except SystemExit as exc:
             raise DispError(f"MintPy timeseries2velocity failed on {out / 'timeseries.h5'} "
                             f"(exit {exc.code})") from None
+
+
+def _trim(path: Path, first: date) -> None:
+    """Drop the epochs before `first`; the first epoch kept becomes the zero."""
+    with h5py.File(path, "r+") as f:
+        days = [d.decode() for d in f["date"][()]]
+        keep = [i for i, d in enumerate(days) if d >= first.strftime("%Y%m%d")]
+        if len(keep) < 2:
+            raise DispError(f"fewer than 2 DISP-S1 dates on or after {first} in {path}")
+        if keep[0] == 0:
+            return
+        ts = f["timeseries"][()][keep]
+        ts -= ts[0]
+        attrs = dict(f["timeseries"].attrs)
+        values = {"date": f["date"][()][keep], "bperp": f["bperp"][()][keep]}
+        for name in ("timeseries", "date", "bperp"):
+            del f[name]
+        f.create_dataset("timeseries", data=ts.astype(np.float32), chunks=True, compression="gzip")
+        f["timeseries"].attrs.update(attrs)
+        for name, value in values.items():
+            f.create_dataset(name, data=value)
+        f.attrs.update({"START_DATE": values["date"][0].decode(),
+                        "END_DATE": values["date"][-1].decode()})
 
 
 def _reference_pixel(out: Path) -> tuple[int, int]:
