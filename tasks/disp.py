@@ -11,9 +11,9 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from insarhub.disp.coverage import find_coverage, require_coverage
 from insarhub.disp.stack import build_timeseries
 from insarhub.monitoring import timeseries_summary
+from insarhub.search.disp_coverage import find_coverage, require_coverage
 from tasks import artifacts
 from tasks.common import ASF_TAG, NETWORK_RETRIES, SIDE_EFFECTS, artifact_key
 

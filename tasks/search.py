@@ -146,7 +146,7 @@ def choose_product(aoi: Any, start: str, end: str | None = None, looks: str = "2
 def _disp_choice(aoi: Any, start: str, end: str | None) -> str | None:
     """"S1_DISP" when a DISP-S1 frame covers the AOI and DISP-S1 can be read here (opera-utils'
     frame database in OPERA_UTILS_DATA_DIR), said and shown; else None (and why, logged)."""
-    from insarhub.disp.coverage import find_coverage
+    from insarhub.search.disp_coverage import find_coverage
     from insarhub.errors import InsarHubError
 
     from insarhub.disp import framedb

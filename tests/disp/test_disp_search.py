@@ -11,7 +11,7 @@ from asf_search import OPERAS1Product
 from disp_helpers import AOI, END, FRAME, START
 
 from insarhub import Downloader
-from insarhub.disp.coverage import require_coverage
+from insarhub.search.disp_coverage import require_coverage
 from insarhub.disp.errors import DispCoverageError, DispFileError
 from insarhub.disp.files import check_netcdf
 from insarhub.errors import ConfigError

@@ -3,7 +3,7 @@
 `find_coverage` searches the catalog (asf_search, through `S1DispDownloader`) and measures the
 share of the AOI inside each frame's footprint; `require_coverage` raises a
 `DispCoverageError` naming the nearest frame of opera-utils' frame database and suggesting
-`product="auto"`. `product="auto"` uses DISP-S1 when `find_coverage(...).covered`.
+`product="auto"`. `product="auto"` uses DISP-S1 when `find_coverage(...).covered` (tasks.search).
 """
 
 from __future__ import annotations
