@@ -236,9 +236,10 @@ def fleet_aoi(fleet_file: str, name: str, allowance: float = 0.0, grant_id: int 
     except Exception as exc:
         cycle.update(status="failed", problem=str(exc)[:500])
         raise
-    finally:
+    finally:  # a skipped run (another holds the AOI) leaves the jobs to their own run
         counted = budget.counted_jobs()
-        new = [(j, c) for j, c in submitted_jobs(folder) if j not in counted]
+        new = ([] if cycle.get("status") == "skipped" else
+               [(j, c) for j, c in submitted_jobs(folder) if j not in counted])
         spent = budget.count_jobs(new, name, month, grant_id)
         if grant_id is not None:
             budget.settle(grant_id)

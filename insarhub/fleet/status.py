@@ -92,7 +92,9 @@ def fleet_status(fleet: Fleet, month: str) -> list[dict[str, Any]]:
                          "credits_month": budget.spent(month, entry.name),
                          "open_alerts": len(open_alerts(folder, newest)),
                          "problem": cycle.get("problem", "")})
-    rows += [{"aoi": p.name, "priority": None, "product": None, "last_cycle": None,
+    valid = {e.name for e in fleet.entries}
+    rows += [{"aoi": p.name if p.name not in valid else f"{p.name} (entry #{p.index + 1})",
+              "priority": None, "product": None, "last_cycle": None,
               "status": "invalid", "newest_date": None, "dates_pending": None,
               "credits_month": 0.0, "open_alerts": 0, "problem": p.message}
              for p in fleet.problems]

@@ -1,0 +1,92 @@
+"""A fleet on a real `prefect server`, two process workers on one pool, the served sandbox.
+
+Ordered: the first test's cycle builds each AOI's time series; the second kills a worker in
+the middle of the next cycle and shows the run after it resumes from the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from conftest import FleetStack  # tests/fleet/conftest.py
+
+from insarhub.fleet import FleetBudget, load_fleet
+from insarhub.fleet.status import fleet_status
+
+MONTH = "2023-01"
+
+
+def _interval(run: dict[str, Any]) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(run["start_time"]), datetime.fromisoformat(run["end_time"])
+
+
+def test_two_workers_run_the_fleets_aois_never_one_aoi_twice_at_once(
+        fleet_stack: FleetStack) -> None:
+    stack = fleet_stack
+    first = stack.cycle(MONTH)
+    second = stack.cycle(MONTH)  # at once again: each AOI now has two runs in the pool
+    runs = stack.aoi_runs(first)
+    names = {r["parameters"]["name"] for r in runs}
+    assert names == {"w000-p4", "w001-p11", "w002-p18"}  # bad entries got no run
+    done = [stack.wait(r["id"]) for r in runs]
+    assert all(r["state"]["type"] == "COMPLETED" for r in done), [r["state"] for r in done]
+    takers = {r["id"]: stack.takers(r["id"]) for r in done}
+    assert all(len(t) == 1 for t in takers.values()), takers
+    assert {t[0] for t in takers.values()} == {"worker-a", "worker-b"}  # both workers worked
+    by_aoi: dict[str, list[tuple[datetime, datetime]]] = {}
+    for run in done:
+        by_aoi.setdefault(run["parameters"]["name"], []).append(_interval(run))
+    for aoi, spans in by_aoi.items():  # the AOI's runs that did work never overlap
+        spans.sort()
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), aoi
+    jobs = stack.hyp3_jobs()
+    assert len(jobs) == len({j["name"] for j in jobs}) > 0  # nothing submitted twice
+    fleet = load_fleet(stack.fleet_file)
+    problems = {p.name: str(p) for p in fleet.problems}
+    assert "bad-product" in problems and "sentinel-2" in problems["bad-product"]
+    assert "duplicate name 'w000-p4'" in problems["w000-p4"]
+    rows = {r["aoi"]: r for r in fleet_status(fleet, MONTH)}
+    assert "no Sentinel-1 acquisition" in rows["no-coverage"]["problem"]
+    for name in names:
+        assert rows[name]["newest_date"] is not None and rows[name]["dates_pending"] == 0, rows[name]
+        assert rows[name]["credits_month"] > 0
+    with FleetBudget.for_workdir(fleet.workdir, 8000) as budget:
+        assert budget.spent(MONTH) == sum(float(j["credit_cost"]) for j in jobs)
+    artifacts = stack.api("POST", "/artifacts/filter", artifacts={"key": {"any_": ["fleet-status"]}})
+    assert artifacts and artifacts[0]["type"] == "table"
+    assert second  # the second cycle's runs were judged above with the first's
+
+
+def test_a_worker_killed_mid_cycle_loses_nothing(fleet_stack: FleetStack) -> None:
+    stack = fleet_stack
+    target = "w001-p11"
+    before = stack.submitted(target)
+    stack.sandbox.admin.advance(12)  # one new acquisition for every AOI
+    stack.hyp3().configure(job_seconds=30, user_id=stack.user_id)  # the run waits on HyP3
+    planner = stack.cycle(MONTH)
+    run = next(r for r in stack.aoi_runs(planner) if r["parameters"]["name"] == target)
+    deadline = time.monotonic() + 240
+    while stack.submitted(target) == before or not stack.takers(run["id"]):
+        assert time.monotonic() < deadline, "the target's new pairs were never submitted"
+        time.sleep(0.5)
+    submitted = stack.submitted(target)
+    stack.kill_worker(stack.takers(run["id"])[0])  # SIGKILL, worker and flow run alike
+    stack.hyp3().configure(job_seconds=1, user_id=stack.user_id)
+    stack.start_worker("worker-c")
+    for other in stack.aoi_runs(planner):
+        if other["id"] != run["id"]:
+            assert stack.wait(other["id"])["state"]["type"] == "COMPLETED"
+    resumed = stack.cycle(MONTH)
+    again = next(r for r in stack.aoi_runs(resumed) if r["parameters"]["name"] == target)
+    assert stack.wait(again["id"])["state"]["type"] == "COMPLETED"
+    jobs = stack.hyp3_jobs()
+    assert len(jobs) == len({j["name"] for j in jobs})  # no credit spent twice
+    assert stack.submitted(target) == submitted  # the resumed run sent nothing again
+    fleet = load_fleet(stack.fleet_file)
+    row = next(r for r in fleet_status(fleet, MONTH) if r["aoi"] == target)
+    assert row["status"] == "updated" and row["dates_pending"] == 0, row
+    with FleetBudget.for_workdir(fleet.workdir, 8000) as budget:
+        assert budget.spent(MONTH) == sum(float(j["credit_cost"]) for j in jobs)
+        assert budget.committed(MONTH) <= 8000
