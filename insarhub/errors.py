@@ -75,7 +75,6 @@ class ProductError(InsarHubError):
     """A product could not be written or published."""
 
 
-
 def config_error(model: str, exc: Any) -> ConfigError:
     """A ConfigError naming each bad field, its value and the rule (from a pydantic error)."""
     problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or model}: {e['msg']} "

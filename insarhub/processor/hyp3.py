@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from insarhub import ledger_json
+from insarhub.console import show
 from insarhub.credits import CreditEstimate, check_ceiling, estimate_jobs, job_cost
 from insarhub.errors import ConfigError, HyP3Error
 from insarhub.ledger import (
@@ -415,7 +416,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         """Update from HyP3, print the status table (and counts per status), return it."""
         self._run("refresh", self._update, lock=None)
         table = self.table()
-        print(format_table(table))
+        show(format_table(table))
         return table
 
     def snapshot(self) -> ProcessingStatus:
@@ -530,7 +531,7 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
     def save(self, save_path: str | Path | None = None) -> Path:
         """Write `hyp3_jobs.json` (an export of the ledger, no secrets); returns its path."""
         path = ledger_json.export_json(self.ledger, Path(save_path) if save_path else self.workdir / EXPORT_NAME)
-        print(f"Jobs saved to {path}; reload with "
+        show(f"Jobs saved to {path}; reload with "
               f"Processor.create({self.processor_name!r}, saved_job_path={str(path)!r})")
         return path
 

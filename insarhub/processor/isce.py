@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from insarhub.console import show
 from insarhub.errors import ConfigError, IsceError
 from insarhub.processor.base import (
     FAILED,
@@ -328,7 +329,7 @@ class IsceS1Processor(BaseProcessor):
                              "label": _command_label(step.commands[index]),
                              "log": str(self.paths.command_base(step.name, index)) + ".log"})
         table = pd.DataFrame(rows, columns=["step", "cmd", "status", "label", "log"])
-        print(self._render(plan, states, status, state))
+        show(self._render(plan, states, status, state))
         return table
 
     def _render(self, plan: Plan, states: list[list[str]], status: IsceStatus,

@@ -26,7 +26,7 @@ from asf_search import ASFProduct
 from matplotlib.figure import Figure
 from shapely.geometry import shape
 
-from insarhub import settings
+from insarhub import console, settings
 from insarhub.aoi import load_aoi
 from insarhub.errors import CatalogUnavailableError, ConfigError, SearchError, StackError
 from insarhub.search import filters, persist
@@ -112,7 +112,7 @@ class Downloader:
         if not self.results and not allow_empty:
             raise SearchError(f"no {self.product_label} found for {self._query_text()}; widen the "
                               "dates or the AOI, or check INSARHUB_ASF_URL")
-        print(self._found_line())
+        console.show(self._found_line())
         return self.stacks
 
     def group(self, products: Iterable[ASFProduct]) -> Stacks:
@@ -180,7 +180,7 @@ class Downloader:
         if min_scenes is not None:
             stacks = filters.min_scenes(stacks, min_scenes)
         self._stacks = stacks
-        print(self._found_line().splitlines()[0].replace("Found", "Kept"))
+        console.show(self._found_line().splitlines()[0].replace("Found", "Kept"))
         return self.stacks
 
     def _whole_dates(self, stacks: Stacks) -> Stacks:
@@ -191,7 +191,7 @@ class Downloader:
         """Back to the full search results (returned, as `search()` returns them)."""
         self._require_results()
         self._stacks = dict(self.results)
-        print(self._found_line().splitlines()[0].replace("Found", "Back to"))
+        console.show(self._found_line().splitlines()[0].replace("Found", "Back to"))
         return self.stacks
 
     # -- look ------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class Downloader:
         rows = [self._summary_row(key, products) for key, products in self._stacks.items()]
         table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
         if show:
-            print(format_summary(table))
+            console.show(format_summary(table))
         return table
 
     def _summary_row(self, key: StackKey, products: Sequence[ASFProduct]) -> dict[str, Any]:
@@ -295,7 +295,7 @@ class Downloader:
         done: dict[StackKey, list[Path]] = {}
         for key, path in zip(owners, paths, strict=True):
             done.setdefault(key, []).append(path)
-        print(f"Downloaded {len(paths)} file(s) into {root}")
+        console.show(f"Downloaded {len(paths)} file(s) into {root}")
         return done
 
     def _chosen(self, scenes: Iterable[Any] | None) -> Stacks:
@@ -402,7 +402,7 @@ class S1BurstSearch(Downloader):
     def group(self, products: Iterable[ASFProduct]) -> Stacks:
         self.grouping = group_bursts(products)
         if self.grouping.text():
-            print(self.grouping.text())
+            console.show(self.grouping.text())
         stacks: Stacks = {k: v for k, v in self.grouping.stacks.items()}
         return {k: stacks[k] for k in sorted(stacks, key=lambda k: _burst_order(k, stacks[k]))}
 
@@ -414,8 +414,8 @@ class S1BurstSearch(Downloader):
                 continue
             kept, missing = complete_dates(key, products)
             if missing:
-                print(f"{key}: {len(missing)} date(s) no longer hold every burst of the set "
-                      f"and are left out: {', '.join(list(missing)[:5])}")
+                console.show(f"{key}: {len(missing)} date(s) no longer hold every burst of the "
+                             f"set and are left out: {', '.join(list(missing)[:5])}")
                 self.grouping.left_out.setdefault(key, {}).update(missing)
             if kept:
                 out[key] = kept
