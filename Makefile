@@ -35,8 +35,9 @@ browser:
 	    echo "Chromium is missing: the browser test will be skipped. Run: sudo apt-get install -y chromium" >&2; \
 	  fi; }
 
+# 3 workers on 2 cores: many tests wait on servers and subprocesses; files stay whole (conftest)
 test: setup browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --dist loadgroup
 
 lint: setup
 	$(VENV)/bin/ruff check insarhub tasks flows sandbox tests bench
