@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,6 +73,7 @@ from insarhub.processor.hyp3_jobs import (
     prepare_job,
 )
 from insarhub.processor.hyp3_pairs import normalize_pairs, stack_folder
+from insarhub.processor.hyp3_repair import Hyp3Repairs, RetryReport
 from insarhub.processor.hyp3_submit import Hyp3Posting, InsufficientCreditsError
 from insarhub.retry import RetryPolicy
 from insarhub.settings import redact
@@ -92,14 +93,6 @@ class SubmitResult:
     queued: list[str] = field(default_factory=list)  # still waiting (credits)
 
 
-@dataclass
-class RetryReport:
-    """What one retry() did."""
-
-    resubmitted: list[str] = field(default_factory=list)  # new job names (failed or expired)
-    exhausted: list[tuple[str, str]] = field(default_factory=list)  # pairs past max_retries
-
-
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -107,7 +100,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
+class Hyp3Processor(Hyp3Posting, Hyp3Downloads, Hyp3Repairs, BaseProcessor):
     """HyP3 jobs for the pairs of one stack, followed through the ledger of its workdir."""
 
     processor_name: ClassVar[str] = ""
@@ -448,81 +441,6 @@ class Hyp3Processor(Hyp3Posting, Hyp3Downloads, BaseProcessor):
         ordered = {s: counts[s] for s in (JobStatus.QUEUED, PENDING, RUNNING, SUCCEEDED, FAILED)
                    if counts.get(s)}
         return ProcessingStatus(counts=ordered, failed=failed, detail=detail)
-
-    # -- retry ---------------------------------------------------------------------------
-    def retry(self, max_retries: int | None = None) -> RetryReport:
-        """Resubmit failed jobs (up to `max_retries` times a pair) and expired, undownloaded ones."""
-        limit = self.max_retries if max_retries is None else max_retries
-
-        def work() -> RetryReport:
-            self._update(deep=True)
-            report = RetryReport()
-            failures = Counter(r.pair_id for r in self.ledger.jobs(current_only=False)
-                               if r.status == FAILED)
-            for r in self.ledger.jobs():
-                reason = None
-                if r.status == FAILED:
-                    if failures[r.pair_id] > limit:
-                        report.exhausted.append(r.pair)
-                        continue
-                    reason = "failed"
-                elif r.status == SUCCEEDED and self.is_expired(r) and not self.has_product(r):
-                    reason = "expired"
-                if reason:
-                    name = self.ledger.queue_retry(r.pair_id, reason)
-                    if name:
-                        report.resubmitted.append(name)
-            if report.exhausted:
-                log.warning("%d pairs failed more than %d times: %s; repair the network and "
-                            "add_pairs() the new ones", len(report.exhausted), limit,
-                            report.exhausted[:5])
-            self._submit_locked()
-            return report
-
-        return self._run("retry", work)
-
-    def failed_pairs(self, max_retries: int | None = None) -> list[tuple[str, str]]:
-        """Pairs whose current job failed and that have used up their resubmissions."""
-        limit = self.max_retries if max_retries is None else max_retries
-        failures = Counter(r.pair_id for r in self.ledger.jobs(current_only=False)
-                           if r.status == FAILED)
-        return [r.pair for r in self.ledger.jobs()
-                if r.status == FAILED and failures[r.pair_id] > limit]
-
-    def drop_pairs(self, pairs: Any) -> int:
-        """Take pairs out of the network: no longer followed, retried or counted (kept in the
-        ledger's history and in hyp3_jobs.json with "dropped": true)."""
-        pair_list, _ = normalize_pairs(pairs, self.job_type)
-        dropped = self.ledger.drop_pairs(pair_list, self.job_type)
-        self._export()
-        return dropped
-
-    def repair_network(self, scenes: Sequence[Any] | None = None, **options: Any) -> Any:
-        """Replace the pairs that keep failing with new ones that keep the network connected.
-
-        `scenes`: the stack's asf_search products (e.g. `downloader.stacks[key]`; default: the
-        `scenes.json` that `insarhub search` saved in this workdir); `options` as for
-        `insarhub.network.select_pairs` (dt_max, pb_max, max_degree, ...). Uses
-        `insarhub.network.repair_pairs`: the failing pairs are dropped, the replacement pairs
-        queued; call submit() to send them. Returns the `NetworkUpdate`.
-        """
-        from insarhub.network import repair_pairs
-
-        if scenes is None:
-            from insarhub.search.persist import SCENES_FILE, load_stack
-
-            if not (self.workdir / SCENES_FILE).is_file():
-                raise ConfigError(f"repair_network needs the stack's scenes: pass scenes= (e.g. "
-                                  f"downloader.stacks[key]) or save the search into {self.workdir}")
-            scenes = load_stack(self.workdir)
-        failed = self.failed_pairs()
-        update = repair_pairs(self.pairs, scenes, failed, **options)
-        self.ledger.drop_pairs(update.removed or failed, self.job_type)
-        added = self.add_pairs(update.pairs) if update.pairs else 0
-        log.info("network repaired: %d failing pairs dropped, %d replacement pairs queued",
-                 len(update.removed or failed), added)
-        self._export()
-        return update
 
     # -- persistence ---------------------------------------------------------------------
     def _export(self) -> Path:
