@@ -1,12 +1,15 @@
 """A frame's DISP-S1 products -> the MintPy-style outputs the products and alerts read.
 
-opera-utils does the reading: `reformat_stack` stacks the NetCDFs, applies the solid-Earth-tide
-correction, masks with `recommended_mask`, rebases the moving ministack reference dates onto
-the first one and references each date to the median of the high-coherence pixels;
-`disp_nc_to_mintpy` writes MintPy's `timeseries.h5` (and `geometryGeo.h5` from the static
-layers). Then, for the one downstream path of the MintPy route: `temporalCoherence.h5` and
-`maskTempCoh.h5` from DISP-S1's coherence and recommended mask, and `velocity.h5` (with
-`velocityStd`) from MintPy's own `timeseries2velocity`, the model the HyP3+MintPy path fits.
+opera-utils does the DISP-S1 part, by one of two engines with the same defaults: "direct"
+(`insarhub.disp.direct`: opera-utils' product stack and `rebase_timeseries` on the arrays read
+from the files; seconds) or "reformat" (its `reformat_stack` + `disp_nc_to_mintpy`, through an
+intermediate NetCDF; much slower). Either way: solid-Earth tide removed, `recommended_mask`
+applied, moving ministack reference dates rebased onto the first one, MintPy's
+`timeseries.h5` (and `geometryGeo.h5` from the static layers). Then, for the one downstream
+path of the MintPy route: `temporalCoherence.h5` and `maskTempCoh.h5` from DISP-S1's coherence
+and recommended mask, the series referenced to its most coherent reliable pixel (MintPy's
+default) and `velocity.h5` (with `velocityStd`) from MintPy's own `timeseries2velocity`, the
+model the HyP3+MintPy path fits.
 
 A rebuild takes every product again (no inversion: seconds), so a monitoring cycle that finds
 new dates re-runs `build_timeseries` with all the frame's files.
@@ -81,17 +84,46 @@ def _frame_files(files: list[Path]) -> tuple[int, list[Path]]:
 
 def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
                      static_dir: Path | str | None = None,
-                     first_date: date | str | None = None) -> DispTimeSeries:
+                     first_date: date | str | None = None,
+                     engine: str = "direct") -> DispTimeSeries:
     """Stack one frame's DISP-S1 `files` into `mintpy_dir` (timeseries.h5, velocity.h5,
     temporalCoherence.h5, maskTempCoh.h5, geometryGeo.h5 with static layers).
 
     The series starts at the first product's (ministack) reference date, which may come
     before the dates searched; `first_date` drops the epochs before it and starts the series
-    (zero) at the first date kept."""
+    (zero) at the first date kept. `engine="direct"` (default) rebases with opera-utils on the
+    arrays read from the files (`insarhub.disp.direct`); `engine="reformat"` goes through
+    opera-utils' `reformat_stack` and `disp_nc_to_mintpy` (same result, much slower)."""
     framedb.configure()
     frame, paths = _frame_files([Path(f) for f in files])
     out = Path(mintpy_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("timeseries.h5", "velocity.h5", "geometryGeo.h5"):
+        (out / stale).unlink(missing_ok=True)
+    if engine == "direct":
+        from insarhub.disp.direct import stack_to_mintpy
+
+        try:
+            with _quiet():
+                stack_to_mintpy(paths, out, Path(static_dir) if static_dir else None, MIN_RELIABLE)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DispError(f"opera-utils could not stack frame F{frame:05d} "
+                            f"({type(exc).__name__}: {exc})") from exc
+        finally:
+            _close_xarray_files()
+    elif engine == "reformat":
+        _reformat(frame, paths, out, static_dir)
+    else:
+        raise DispError(f"engine={engine!r} is unknown; use 'direct' or 'reformat'")
+    _finish(out, frame, paths, first_date)
+    dates, shape = _dates_shape(out / "timeseries.h5")
+    result = DispTimeSeries(out, frame, dates, len(paths), shape)
+    log.info(result.line())
+    return result
+
+
+def _reformat(frame: int, paths: list[Path], out: Path, static_dir: Path | str | None) -> None:
+    """opera-utils' own route: reformat_stack into one NetCDF, then disp_nc_to_mintpy."""
     work = out / "disp_work"
     if work.exists():
         shutil.rmtree(work)
@@ -115,6 +147,11 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
             _close_xarray_files()
     # opera-utils' timeseries_density.h5 would be taken for a corrected time series downstream
     (out / "timeseries_density.h5").replace(out / "disp_density.h5")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _finish(out: Path, frame: int, paths: list[Path], first_date: date | str | None) -> None:
+    """What both engines share: quality files, geometry copy, trim, velocity, source note."""
     _quality_files(out)
     if (out / "geometryGeo.h5").is_file():
         (out / "inputs").mkdir(exist_ok=True)
@@ -122,14 +159,10 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     if first_date is not None:
         _trim(out / "timeseries.h5", date.fromisoformat(str(first_date)[:10]))
     _velocity(out)
-    dates, shape = _dates_shape(out / "timeseries.h5")
+    dates, _ = _dates_shape(out / "timeseries.h5")
     (out / SOURCE_FILE).write_text(json.dumps({
         "source": "OPERA DISP-S1", "frame": frame, "products": [p.name for p in paths],
         "dates": [d.isoformat() for d in dates]}, indent=1))
-    shutil.rmtree(work, ignore_errors=True)
-    result = DispTimeSeries(out, frame, dates, len(paths), shape)
-    log.info(result.line())
-    return result
 
 
 def _close_xarray_files() -> None:

@@ -55,3 +55,20 @@ def test_frame_database_is_local_only(tmp_path, monkeypatch) -> None:
     assert datasets.POOCH.base_url.startswith("file://")
     with pytest.raises(DispError, match="frame-geometries-simple"):
         framedb.frame_geodataframe()
+
+
+@pytest.mark.slow
+def test_reformat_engine_gives_the_same_series(built_frame, disp_sandbox, tmp_path) -> None:
+    """opera-utils' reformat_stack route and the direct engine agree."""
+    from insarhub.disp.stack import build_timeseries
+
+    build_timeseries(built_frame.files, tmp_path / "m", engine="reformat")
+    build_timeseries(built_frame.files, tmp_path / "d", engine="direct")
+    with h5py.File(tmp_path / "m" / "timeseries.h5") as a, h5py.File(tmp_path / "d" / "timeseries.h5") as b:
+        assert list(a["date"][()]) == list(b["date"][()])
+        x, y = a["timeseries"][()], b["timeseries"][()]
+        ry, rx = int(a.attrs["REF_Y"]), int(a.attrs["REF_X"])
+    x, y = x - x[:, ry, rx][:, None, None], y - y[:, ry, rx][:, None, None]  # one reference
+    both = np.isfinite(x) & np.isfinite(y)
+    assert both.mean() > 0.8
+    assert np.abs(x - y)[both].max() < 2e-4  # opera-utils rounds mantissas in reformat
