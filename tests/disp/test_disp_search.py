@@ -11,11 +11,11 @@ from asf_search import OPERAS1Product
 from disp_helpers import AOI, END, FRAME, START
 
 from insarhub import Downloader
-from insarhub.search.disp_coverage import require_coverage
 from insarhub.disp.errors import DispCoverageError, DispFileError
 from insarhub.disp.files import check_netcdf
 from insarhub.errors import ConfigError
 from insarhub.search.disp import dates_of
+from insarhub.search.disp_coverage import require_coverage
 
 
 def test_search_groups_products_by_frame_and_secondary_date(disp_sandbox, tmp_path) -> None:
