@@ -123,6 +123,10 @@ def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str
                        region["magnitude_mm"], region["extent_km2"], region["lat"],
                        region["lon"], region["significance"], region["first_date"],
                        ANOMALY_EVENT)
+    for error in report.unwrapping_errors:
+        logger.warning("%s/%s: unwrapping error in interferogram %s (%+d cycle over %.2f km2 at "
+                       "lat %s lon %s): corrected, not taken for deformation", config.name, stack,
+                       error.interferogram, error.cycles, error.extent_km2, error.lat, error.lon)
     if not report.regions:
         logger.info("%s/%s: newest date %s: %s", config.name, stack, report.date, report.reason)
     if report.residual_map is not None:
@@ -135,16 +139,19 @@ def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str
 
 
 def _regions_markdown(anomaly: dict[str, Any]) -> str:
-    """A table of the regions (what the event payloads carry)."""
+    """A table of the regions (what the event payloads carry), and the unwrapping errors."""
+    errors = "".join(f"\n\nUnwrapping error (corrected, not deformation) in {e['interferogram']}: "
+                     f"{e['cycles']:+d} cycle over {e['extent_km2']:.2f} km2 at lat {e['lat']} "
+                     f"lon {e['lon']}" for e in anomaly.get("unwrapping_errors") or [])
     if not anomaly.get("regions"):
-        return f"No anomaly on {anomaly['date']}: {anomaly.get('reason', '')}"
+        return f"No anomaly on {anomaly['date']}: {anomaly.get('reason', '')}{errors}"
     lines = ["| # | status | lat | lon | magnitude mm | extent km2 | z | first date |",
              "|---|---|---|---|---|---|---|---|"]
     for number, r in enumerate(anomaly["regions"], start=1):
         lines.append(f"| {number} | {r['status']} | {r['lat']} | {r['lon']} | "
                      f"{r['magnitude_mm']:+.1f} | {r['extent_km2']:.2f} | {r['significance']:.1f} "
                      f"| {r['first_date']} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + errors
 
 
 @flow(name="monitor-aoi")
@@ -316,7 +323,7 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None,
 def _scene_names(stack: dict[str, Any]) -> list[str]:
     from insarhub.network.baselines import scene_name
     from insarhub.search.multiburst import date_scenes
-    from tasks.search import products_from_items
+    from insarhub.search.persist import products_from_items
 
     nodes = date_scenes(products_from_items(stack["scenes"]), str(stack["name"]))
     return [scene_name(p) for p in nodes]  # a multi-burst date: its '+'-joined node name

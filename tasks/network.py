@@ -13,9 +13,10 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from insarhub.network.options import DEFAULT_NEW_DATE_NEIGHBOURS
+from insarhub.search.persist import products_from_items
 from tasks import artifacts
 from tasks.common import PURE_CACHE, SIDE_EFFECTS, artifact_key
-from tasks.search import products_from_items, stack_key
+from tasks.search import stack_key
 
 
 @task(name="select-pairs", cache_policy=PURE_CACHE, persist_result=True)

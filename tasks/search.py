@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 
 from insarhub import Downloader
 from insarhub.errors import StackError
-from insarhub.search.persist import SCENES_FILE, load_stack, product_item, save_products
+from insarhub.search.persist import SCENES_FILE, product_item, products_from_items, save_products
 from insarhub.search.stacks import stack_dirname
 from tasks import artifacts
 from tasks.common import (
@@ -33,11 +33,6 @@ def stack_key(value: Any) -> tuple[int, int] | str:
     if isinstance(value, list | tuple):
         return (int(value[0]), int(value[1]))
     return str(value)
-
-
-def product_items(products: Sequence[Any]) -> list[dict[str, Any]]:
-    """Scenes as their exact UMM + meta records (what persist writes)."""
-    return [product_item(p) for p in products]
 
 
 @task(name="search-scenes", tags=[ASF_TAG], cache_policy=PURE_CACHE,
@@ -67,7 +62,7 @@ def search_scenes(aoi: Any, start: str, end: str | None = None, product: str = "
         logger.warning("%s", exc)
         return []
     stacks = [{"key": list(key) if isinstance(key, tuple) else key,
-               "name": stack_dirname(key), "scenes": product_items(products)}
+               "name": stack_dirname(key), "scenes": [product_item(p) for p in products]}
               for key, products in downloader.stacks.items() if products]
     logger.info("%d stack(s) with %d scenes for %s .. %s", len(stacks),
                 sum(len(s["scenes"]) for s in stacks), start, end or "now")
@@ -98,20 +93,6 @@ def save_stacks(stacks: Sequence[Mapping[str, Any]], workdir: str,
     artifacts.table(rows, key=artifact_key(label, "stack-summary"),
                     description=f"Stacks selected for processing{f' ({label})' if label else ''}")
     return folders
-
-
-def products_from_items(items: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """ASFProducts from UMM + meta records (baselines usable)."""
-    from asf_search import ASFSession
-    from asf_search.search.search_generator import as_ASFProduct
-
-    session = ASFSession()
-    return [as_ASFProduct(dict(item), session) for item in items]
-
-
-def load_stack_scenes(stack_dir: str | Path) -> list[Any]:
-    """The scenes persisted in a stack folder."""
-    return list(load_stack(stack_dir))
 
 
 def choose_product(aoi: Any, start: str, end: str | None = None, looks: str = "20x4",
@@ -146,10 +127,9 @@ def choose_product(aoi: Any, start: str, end: str | None = None, looks: str = "2
 def _disp_choice(aoi: Any, start: str, end: str | None) -> str | None:
     """"S1_DISP" when a DISP-S1 frame covers the AOI and DISP-S1 can be read here (opera-utils'
     frame database in OPERA_UTILS_DATA_DIR), said and shown; else None (and why, logged)."""
-    from insarhub.search.disp_coverage import find_coverage
-    from insarhub.errors import InsarHubError
-
     from insarhub.disp import framedb
+    from insarhub.errors import InsarHubError
+    from insarhub.search.disp_coverage import find_coverage
 
     logger = get_run_logger()
     try:

@@ -26,7 +26,15 @@ SEARCH_FILE = "search.json"
 
 
 def product_item(product: ASFProduct) -> dict[str, Any]:
+    """A product as its exact CMR record (`{"umm", "meta"}`): what is saved and passed on."""
     return {"umm": product.umm, "meta": product.meta}
+
+
+def products_from_items(items: Iterable[Mapping[str, Any]],
+                        session: ASFSession | None = None) -> list[ASFProduct]:
+    """The asf_search products of CMR records, as the same classes (baselines usable)."""
+    session = session or ASFSession()
+    return [as_ASFProduct(dict(item), session) for item in items]
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -59,8 +67,7 @@ def load_products(path: Path | str, session: ASFSession | None = None) -> list[A
         raise SearchError(f"saved search results {path} are unreadable ({exc})") from None
     if not isinstance(items, list) or not all(isinstance(i, dict) and "umm" in i for i in items):
         raise SearchError(f"{path} is not a list of {{'umm', 'meta'}} search results")
-    session = session or ASFSession()
-    return [as_ASFProduct(item, session) for item in items]
+    return products_from_items(items, session)
 
 
 def save_stacks(stacks: Mapping[StackKey, Sequence[ASFProduct]], workdir: Path | str,

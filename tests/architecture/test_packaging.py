@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,8 +13,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_wheel_holds_the_product_and_not_the_sandbox(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # a copy: the build leaves build/ and *.egg-info behind
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    for name in ("insarhub", "tasks", "flows", "sandbox"):
+        shutil.copytree(REPO / name, source / name, ignore=ignore)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(REPO)], check=True, capture_output=True)
+                    "-q", "-w", str(tmp_path), str(source)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("insarhub-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     packages = {name.split("/")[0] for name in names if "/" in name and ".dist-info" not in name}
