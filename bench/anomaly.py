@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -195,9 +196,11 @@ def sweep(setting: dict[str, Any], rng: np.random.Generator, stacks: int,
 def timing(name: str, setting: dict[str, Any], dates: int = 150, size: int = 1000
            ) -> dict[str, Any]:
     stack = _make(np.random.default_rng(7), setting, EVENT_MM, size=size, n_dates=dates)
+    cpu = time.process_time()
     report, seconds = _detect(stack, dates)
     return {"setting": name, "pixels": f"{size}x{size}", "dates": dates,
-            "seconds": round(seconds, 2), "regions": len(report.regions),
+            "seconds": round(seconds, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
+            "load_average": round(os.getloadavg()[0], 1), "regions": len(report.regions),
             "unwrapping_errors": len(report.unwrapping_errors)}
 
 

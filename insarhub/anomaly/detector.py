@@ -5,18 +5,28 @@ Physics, in order:
   the newest two; both are predicted, so neither leaks into its own reference. In the filtered
   domain the trend's rate and season are shrunk by empirical Bayes (`trend`) where they do not
   stand above the noise, so the prediction does not carry the past dates' atmosphere;
-- atmosphere is smooth and new on every date: a plane (and a height term) is removed from each
-  residual map, and the maps are whitened by the noise spectrum of the past residuals inside
-  a matched filter for bowls of a few hundred metres to a kilometre (`filters`);
+- unwrapping errors: the newest dates' interferograms, when given, are checked by closure
+  (`unwrap`): a connected patch where one pair disagrees with the others by whole cycles is
+  corrected in the series and reported with its interferogram, never as deformation;
+- pixels missing (NaN) or unreliable (`reliable`) on a date are masked on that date (`gaps`):
+  the trend is fitted to their good dates, they weigh nothing in that date's maps;
+- atmosphere is smooth and new on every date: a plane (and a height term, the stratified
+  delay) is removed from each date's map, and the maps are whitened by the noise spectrum of
+  the past residuals inside a matched filter for bowls of a few hundred metres to a kilometre
+  (`filters`);
 - every date has its own atmosphere strength (each filtered map is scaled by its own robust
   spread over the AOI) and every pixel its own noise level: the mean square of its own past
   filtered residuals, moderated towards its neighbourhood's by empirical Bayes (limma);
+- the trend's prediction for the newest dates carries the kept coefficients' noise: each
+  pixel's newest z is divided by its own prediction variance, and each past date's by its
+  in-sample one (`trend.prediction_variance`);
 - deformation persists: besides the newest date alone, the mean of the two newest dates is
-  tested (atmosphere averages down by sqrt 2, a lasting step does not);
-- a significance level that holds for the whole AOI (`significance`: random field theory,
-  Bonferroni over scales, maps and signs, never below what the AOI's own past maxima give)
-  for `false_alarm_rate` per event-free cycle, two thirds of it spent on the two newest dates'
-  mean (the bench measures the real rate, see bench/results/anomaly.json);
+  tested, each date weighted by the inverse of its own atmosphere's variance (atmosphere
+  averages down, a lasting step does not);
+- a significance level that holds for the whole AOI for `false_alarm_rate` per event-free
+  cycle (`calibration`): the past dates, judged out of sample like new ones, give the tail of
+  the family's maximum; random field theory (`significance`) only shares the level among the
+  maps, two thirds of it to the two newest dates' mean (measured: bench/results/anomaly.json);
 - connected regions (`regions`) with centre, extent, magnitude, significance, first date and
   status: new (first seen on the newest date) or confirmed (seen on both newest dates).
 """
@@ -386,7 +396,7 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
                                                      perimeter, lam2_maps[k], dofs[k])
                         for k in range(len(z_maps))])
     relative = nominal / nominal.mean()
-    family = calibration.family_threshold(false_alarm_rate, maxima, relative, min(dofs))
+    family = calibration.family_threshold(false_alarm_rate, maxima, relative)
     thresholds = nominal if family is None else family * relative
     ratio = 1.0 if family is None else float(np.mean(thresholds / nominal))
     raw, labels = find_regions(z, thresholds, np.stack(amplitudes), valid)

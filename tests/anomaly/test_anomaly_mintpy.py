@@ -73,9 +73,8 @@ def test_quiet_mintpy_outputs_and_a_missing_time_series(tmp_path: Path) -> None:
 def test_an_unwrapping_error_in_mintpys_interferograms_is_reported_with_its_pair(
         tmp_path: Path) -> None:
     """inputs/ifgramStack.h5 holds the newest dates' pairs; one has a patch off by a cycle."""
-    from tests.anomaly.test_anomaly_settings import add_error, square, with_pairs
-
     from insarhub.anomaly.synthetic import WAVELENGTH_M
+    from tests.anomaly.test_anomaly_settings import add_error, square, with_pairs
 
     folder = tmp_path / "mintpy"
     write_mintpy(folder, seed=6, event_mm=None)

@@ -1,0 +1,36 @@
+"""The family threshold read from an AOI's past cycles: the rate it gives on new cycles is the
+rate asked for (smooth Gaussian fields, whose maxima follow the random-field tail)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from insarhub.anomaly.calibration import family_threshold, leave_one_out
+
+
+def maxima(rng: np.random.Generator, count: int, size: int = 64, width: float = 2.5) -> np.ndarray:
+    fields = ndimage.gaussian_filter(rng.standard_normal((count, size, size)), (0, width, width))
+    fields /= fields.std(axis=(1, 2), keepdims=True)
+    return np.abs(fields).max(axis=(1, 2))
+
+
+def test_the_past_cycles_give_a_threshold_with_the_asked_rate() -> None:
+    rng = np.random.default_rng(8)
+    fresh = maxima(rng, 3000)
+    rates = []
+    for _ in range(30):  # thirty AOIs, 47 past cycles each
+        history = maxima(rng, 47)
+        threshold = family_threshold(0.02, [history], np.ones(1))
+        assert threshold is not None
+        rates.append(float(np.mean(fresh > threshold)))
+    assert 0.015 < float(np.mean(rates)) < 0.03
+    assert family_threshold(0.02, [maxima(rng, 5)], np.ones(1)) is None  # too short
+
+
+def test_a_past_date_is_judged_without_its_own_square() -> None:
+    values = np.array([[[3.0]], [[1.0]]])
+    # a prior variance of 1 with the weight of 9 dates, and the squares 9 and 1 of two dates
+    total, weight = np.array([[9.0 * 1.0 + 9.0 + 1.0]]), np.array([[9.0 + 2.0]])
+    z = leave_one_out(values, total, weight, values ** 2, 1)
+    assert np.allclose(z[:, 0, 0], [3.0 / np.sqrt(10.0 / 10.0), 1.0 / np.sqrt(18.0 / 10.0)])
