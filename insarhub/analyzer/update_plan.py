@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -222,7 +222,3 @@ def plan_update(mintpy_dir: Path, pairs: Sequence[str], reference_yx: tuple[int,
         return UpdatePlan("full", "the new dates are not connected to the old ones by the new pairs")
     return UpdatePlan("append", f"{len(new)} new pair(s) adding {len(new_dates)} date(s) "
                       f"({', '.join(new_dates)})", new_pairs=new, new_dates=new_dates)
-
-
-def plan_dict(plan: UpdatePlan) -> dict[str, Any]:
-    return asdict(plan)

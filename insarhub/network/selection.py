@@ -40,7 +40,6 @@ Pair = tuple[str, str]
 
 # pair kinds, in the order a max_degree trim removes them (user pairs are never removed)
 KINDS = ("threshold", "min_degree", "yearly", "bridge", "user")
-BRIDGING_KINDS = ("yearly", "bridge", "user")
 _BRIDGE_NEIGHBOURS = 6      # each date's next dates always considered for bridging
 _DEGREE_PENALTY = 1000.0    # a bridge through a date at max_degree only if nothing else joins
 _YEAR_DAYS = 365

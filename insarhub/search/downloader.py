@@ -434,8 +434,3 @@ class S1BurstSearch(Downloader):
 def _burst_order(key: StackKey, products: Sequence[ASFProduct]) -> tuple[int, str]:
     direction = str(products[0].properties.get("flightDirection") or "")
     return (0 if direction.upper().startswith("A") else 1, str(key))
-
-
-def stacks_of(products: Sequence[ASFProduct]) -> Stacks:
-    """Group products as a search does (for callers holding a plain list)."""
-    return group_products(products)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -355,8 +355,3 @@ def date_scenes(products: Sequence[Any], key: str | None = None) -> list[Any]:
     for product in products:
         per_date.setdefault(burst_date(product), []).append(product)
     return [MultiBurstScene(per_date[d], key) for d in sorted(per_date)]
-
-
-def scene_nodes(stacks: Mapping[Any, Sequence[Any]]) -> dict[Any, list[Any]]:
-    """Every stack's products as pair-network nodes (`date_scenes` per stack)."""
-    return {k: date_scenes(v, k if isinstance(k, str) else None) for k, v in stacks.items()}
