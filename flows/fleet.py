@@ -72,7 +72,7 @@ def _search(fleet: Fleet, entry: FleetEntry) -> Any:
 
 def estimate_all(fleet: Fleet) -> tuple[dict[str, tuple[Need, list[str]]], dict[str, str]]:
     """Need and catalog dates per AOI; problems (bad entry, no coverage) per AOI name."""
-    problems = {p.name: str(p) for p in fleet.problems}
+    problems = {f"{p.name} (entry #{p.index + 1})": str(p) for p in fleet.problems}
     pending: dict[str, Any] = {}
     for entry in fleet.enabled():
         try:
@@ -122,10 +122,10 @@ def fleet_cycle(fleet_file: str = "deployments/fleet.yaml", month: str | None = 
     fleet = load_fleet(fleet_file)
     month = month or month_of()
     needs, problems = estimate_all(fleet)
-    valid = {e.name for e in fleet.entries}
+    in_file = {f"{p.name} (entry #{p.index + 1})" for p in fleet.problems}  # no AOI folder
     for name, problem in problems.items():
         logger.error("%s (the other AOIs keep running)", problem)
-        if name in valid:
+        if name not in in_file:
             record_cycle(fleet.workdir / name, {"aoi": name, "status": "error", "problem": problem,
                                                 "finished": datetime.now(UTC).isoformat(
                                                     timespec="seconds")})
@@ -222,7 +222,10 @@ def fleet_aoi(fleet_file: str, name: str, allowance: float = 0.0, grant_id: int 
         config_path = fleet.write_monitor_config(entry)
     month = month or month_of()
     budget = FleetBudget.for_workdir(fleet.workdir, fleet.top.budget.monthly_credits)
+    from prefect.runtime import flow_run
+
     cycle: dict[str, Any] = {"aoi": name, "month": month, "allowance": allowance,
+                             "flow_run": str(flow_run.id or ""),
                              "catalog_dates": catalog_dates or [],
                              "started": datetime.now(UTC).isoformat(timespec="seconds")}
     try:

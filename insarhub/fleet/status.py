@@ -15,19 +15,31 @@ from insarhub.fleet.budget import FleetBudget
 from insarhub.fleet.model import Fleet
 
 STATUS_FILE = "fleet_status.json"
+HISTORY_FILE = "fleet_cycles.jsonl"
 ALERT_OPEN_DAYS = 36  # an announced region stays open this long after it was last seen
 COLUMNS = ("aoi", "priority", "product", "last_cycle", "status", "newest_date",
            "dates_pending", "credits_month", "open_alerts", "problem")
 
 
 def record_cycle(workdir: str | Path, data: dict[str, Any]) -> Path:
-    """Write the AOI's last cycle (`fleet_status.json`), atomically."""
+    """Write the AOI's last cycle (`fleet_status.json`, atomically) and append it to the
+    AOI's history (`fleet_cycles.jsonl`)."""
     path = Path(workdir) / STATUS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / HISTORY_FILE).open("a") as history:
+        history.write(json.dumps(data, default=str) + "\n")
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=1, default=str))
     tmp.replace(path)
     return path
+
+
+def cycle_history(workdir: str | Path) -> list[dict[str, Any]]:
+    """Every cycle the AOI's runs recorded, oldest first."""
+    path = Path(workdir) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def last_cycle(workdir: str | Path) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from insarhub_sandbox.catalog.world import make_world
 from insarhub_sandbox.admin import Hyp3Admin
+from insarhub_sandbox.catalog.world import make_world
 from servers import SandboxProcess, start_sandbox, stop_sandbox
 
 from flows.fleet_deployments import deploy_fleet
@@ -27,7 +27,7 @@ from flows.server import PrefectServer, start_worker, stop_process
 
 POOL = "insarhub-fleet-test"
 WORLD_NOW = "2023-01-01"
-WORLD_AOIS = 3
+WORLD_AOIS = 2
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -123,9 +123,9 @@ class FleetStack:
 
 
 def fleet_entries() -> list[dict[str, Any]]:
-    """The world's AOIs with 5 dates each at the sandbox clock, a bad entry, one with no
+    """The world's AOIs with 4 dates each at the sandbox clock, a bad entry, one with no
     coverage and one with a duplicate name."""
-    start = (date.fromisoformat(WORLD_NOW) - timedelta(days=50)).isoformat()
+    start = (date.fromisoformat(WORLD_NOW) - timedelta(days=38)).isoformat()
     world = make_world(WORLD_AOIS, WORLD_NOW)
     entries = [{**a.entry(), "product": "gamma", "start": start} for a in world.aois]
     return [*entries,
