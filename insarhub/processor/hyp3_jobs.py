@@ -173,9 +173,10 @@ def check_burst_set(value: Any, field: str = "pairs") -> str:
     if len({p[3] for p in parts}) > 1 or parts[0][3] not in ("VV", "HH"):
         raise ConfigError(f"{field}: bursts must share one polarisation, VV or HH; got "
                           f"{sorted({p[3] for p in parts})}")
-    if len({p[2][:8] for p in parts}) > 1:
+    days = {acquisition_day(n) for n in names}
+    if len(days) > 1:
         raise ConfigError(f"{field}: bursts of one side must come from one pass (one date); got "
-                          f"{sorted({p[2][:8] for p in parts})}")
+                          f"{sorted(days)}")
     return join_names(names)
 
 
