@@ -46,3 +46,27 @@ def test_disp_outside_every_frame_names_the_nearest(disp_user: SandboxUser,
     assert state.is_failed()
     with pytest.raises(DispCoverageError, match="nearest frame is F3.*product='auto'"):
         state.result()
+
+
+def test_monitoring_appends_new_disp_s1_dates_as_they_appear(disp_user: SandboxUser,
+                                                             flow_sandbox, tmp_path: Path) -> None:
+    from flows.monitor import monitor_aoi
+    from insarhub.monitoring import MonitorConfig
+
+    config = MonitorConfig.from_dict({
+        "name": "utah-disp", "aoi": AOI, "product": "S1_DISP", "stack": "F31466",
+        "start": "2020-01-01", "workdir": str(tmp_path / "work"),
+        "schedule": {"active": False}})
+    path = tmp_path / "utah-disp.yaml"
+    config.to_yaml(path)
+    before = disp_user.credits()
+    first = monitor_aoi(str(path))
+    assert first["status"] == "updated" and first["stack"] == "F31466"
+    assert first["timeseries"]["dates"][-1] == "20200207"  # the clock: 2020-02-12
+    flow_sandbox.admin.advance(12)  # DISP-S1 of 2020-02-19 is published
+    second = monitor_aoi(str(path))
+    assert second["status"] == "updated" and second["new_dates"] == ["2020-02-19"]
+    assert second["timeseries"]["dates"][-1] == "20200219"
+    assert second["timeseries"]["dates"][:-1] == first["timeseries"]["dates"]
+    assert monitor_aoi(str(path))["status"] == "up to date"
+    assert disp_user.credits() == before
