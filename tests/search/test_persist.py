@@ -12,15 +12,15 @@ from asf_search.baseline.stack import get_baseline_from_stack
 from asf_search.search.search_generator import as_ASFProduct
 
 from insarhub import Downloader
-from insarhub.errors import SearchError, StackError
 from insarhub.downloaders import S1SLCDownloader
+from insarhub.errors import SearchError, StackError
 from insarhub.search.persist import load_products, load_stacks, save_products
 
 SEED_AOI = [-113.05, 37.74, -112.68, 38.00]
 
 
 def test_recorded_asf_products_round_trip_exactly(fixtures_dir: Path, tmp_path: Path) -> None:
-    items = yaml.safe_load((fixtures_dir / "asf_search" / "Fairbanks_S1_stack.yml").read_text())
+    items = yaml.load((fixtures_dir / "asf_search" / "Fairbanks_S1_stack.yml").read_text(), Loader=yaml.CSafeLoader)
     products = [as_ASFProduct({"umm": i["umm"], "meta": i["meta"]}, ASFSession()) for i in items]
     path = save_products(products, tmp_path / "p94_f210" / "scenes.json")
     loaded = load_products(path)
