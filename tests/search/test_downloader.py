@@ -29,7 +29,7 @@ def test_bad_setup_is_refused_with_clear_errors() -> None:
         Downloader.create("S1_SLC", intersectsWith=SEED_AOI, relativOrbit=100)
     with pytest.raises(AOIError, match="min_lat 38.0 > max_lat 37.74"):
         Downloader.create("S1_SLC", intersectsWith=[-113.05, 38.0, -112.68, 37.74])
-    with pytest.raises(ConfigError, match="choose one of S1_Burst, S1_SLC"):
+    with pytest.raises(ConfigError, match="choose one of S1_Burst, S1_DISP, S1_SLC"):
         Downloader.create("S1_GRD", intersectsWith=SEED_AOI)
     s1 = Downloader.create("S1_SLC", intersectsWith=SEED_AOI)
     with pytest.raises(SearchError, match=r"call \.search\(\) first"):
