@@ -1,4 +1,4 @@
-"""OPERA DISP-S1 tasks: coverage (for product="auto" and "disp"), download, time series.
+"""OPERA DISP-S1 tasks: download (after the coverage check), time series.
 
 No HyP3 credit is spent on this path. The download is retried (a file still corrupt after
 its own second fetch, a busy catalog); an AOI no frame covers is not (it will not change).
@@ -13,21 +13,12 @@ from prefect import get_run_logger, task
 
 from insarhub.disp.stack import build_timeseries
 from insarhub.monitoring import timeseries_summary
-from insarhub.search.disp_coverage import find_coverage, require_coverage
+from insarhub.search.disp_coverage import require_coverage
 from tasks import artifacts
 from tasks.common import ASF_TAG, NETWORK_RETRIES, SIDE_EFFECTS, artifact_key
 
 PRODUCT = "S1_DISP"
 ALIASES = {"disp": PRODUCT, "S1_DISP": PRODUCT, "DISP-S1": PRODUCT}
-
-
-@task(name="disp-coverage", tags=[ASF_TAG], **SIDE_EFFECTS)
-def disp_coverage(aoi: Any, start: str, end: str | None = None) -> dict[str, Any]:
-    """Which DISP-S1 frames hold the AOI for the dates, and whether one covers it."""
-    coverage = find_coverage(aoi, start, end)
-    get_run_logger().info("DISP-S1: %s", coverage.line())
-    return {"covered": coverage.covered, "best": coverage.best, "frames": coverage.frames,
-            "products": coverage.products, "line": coverage.line()}
 
 
 @task(name="disp-download", tags=[ASF_TAG], **SIDE_EFFECTS, **NETWORK_RETRIES)
