@@ -41,6 +41,7 @@ from insarhub.search.multiburst import (
 from insarhub.search.stacks import (
     StackKey,
     Stacks,
+    acquisition_date,
     count_scenes,
     describe,
     group_products,
@@ -207,7 +208,7 @@ class Downloader:
 
     def _summary_row(self, key: StackKey, products: Sequence[ASFProduct]) -> dict[str, Any]:
         props = products[0].properties
-        days = sorted({str(p.properties["startTime"])[:10] for p in products})
+        days = sorted({acquisition_date(p).isoformat() for p in products})
         footprint = shapely.unary_union([shape(p.geometry) for p in products
                                          if p.geometry and p.geometry.get("coordinates")])
         return {

@@ -33,6 +33,7 @@ from asf_search import S1MultiBurst, S1MultiBurstGroup
 from shapely.geometry import mapping, shape
 
 from insarhub.errors import StackError
+from insarhub.search.stacks import acquisition_date
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def burst_cell(product: Any) -> tuple[int, Cell]:
 
 
 def burst_date(product: Any) -> date:
-    return date.fromisoformat(str(product.properties["startTime"])[:10])
+    return acquisition_date(product)
 
 
 def is_multi_key(key: Any) -> bool:
