@@ -246,3 +246,19 @@ def _decorrelate(rng: np.random.Generator, earth: Earth, dates: list[date], seri
         series[index][missing] = np.nan
         reliable[index][snow] = False
     return series, reliable
+
+
+def add_unwrap_error(stack: Stack, reference: int, secondary: int, patch: np.ndarray,
+                     cycles: int) -> Stack:
+    """A copy of a stack solved from its pairs (`Stack.pairs` holds every pair from
+    `secondary` on) with one pair's patch off by `cycles`, the series solved again from there
+    as the append does (each date the mean of its pairs' estimates)."""
+    pairs = dict(stack.pairs)
+    pairs[(reference, secondary)] = pairs[(reference, secondary)] + np.float32(cycles * CYCLE_M) * patch
+    series = stack.displacement_m.copy()
+    for j in range(secondary, len(stack.dates)):
+        series[j] = np.mean([pairs[(i, j)] + series[i] for i in range(max(0, j - NEIGHBOURS), j)],
+                            axis=0)
+    errors = [*stack.unwrap_errors, UnwrapError(reference, secondary, cycles, patch)]
+    return Stack(stack.dates, series, stack.height, stack.pixel_m, stack.event, pairs=pairs,
+                 unwrap_errors=errors)

@@ -9,7 +9,7 @@ from scipy import ndimage
 from insarhub.anomaly.calibration import family_threshold, leave_one_out
 
 
-def maxima(rng: np.random.Generator, count: int, size: int = 64, width: float = 2.5) -> np.ndarray:
+def maxima(rng: np.random.Generator, count: int, size: int = 48, width: float = 2.0) -> np.ndarray:
     fields = ndimage.gaussian_filter(rng.standard_normal((count, size, size)), (0, width, width))
     fields /= fields.std(axis=(1, 2), keepdims=True)
     return np.abs(fields).max(axis=(1, 2))
@@ -17,9 +17,9 @@ def maxima(rng: np.random.Generator, count: int, size: int = 64, width: float = 
 
 def test_the_past_cycles_give_a_threshold_with_the_asked_rate() -> None:
     rng = np.random.default_rng(8)
-    fresh = maxima(rng, 3000)
+    fresh = maxima(rng, 2000)
     rates = []
-    for _ in range(30):  # thirty AOIs, 47 past cycles each
+    for _ in range(20):  # twenty AOIs, 47 past cycles each
         history = maxima(rng, 47)
         threshold = family_threshold(0.02, [history], np.ones(1))
         assert threshold is not None

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mintpy.utils import writefile
 
-from insarhub.anomaly.synthetic import make_stack
+from insarhub.anomaly.synthetic import WAVELENGTH_M, Earth, add_unwrap_error, make_stack
 from insarhub.errors import ConfigError
 from insarhub.monitoring import AlertConfig, AnomalyReport, anomaly_from_mintpy
 
@@ -73,12 +73,13 @@ def test_quiet_mintpy_outputs_and_a_missing_time_series(tmp_path: Path) -> None:
 def test_an_unwrapping_error_in_mintpys_interferograms_is_reported_with_its_pair(
         tmp_path: Path) -> None:
     """inputs/ifgramStack.h5 holds the newest dates' pairs; one has a patch off by a cycle."""
-    from insarhub.anomaly.synthetic import WAVELENGTH_M
-    from tests.anomaly.test_anomaly_settings import add_error, square, with_pairs
-
     folder = tmp_path / "mintpy"
     write_mintpy(folder, seed=6, event_mm=None)
-    broken = add_error(with_pairs(24), 23, 25, square(40, 40, 9), -1)
+    patch = np.zeros((100, 100), dtype=bool)
+    patch[31:49, 31:49] = True
+    clean = make_stack(np.random.default_rng(24), atmosphere_mm=4.0, size=100, n_dates=26,
+                       earth=Earth(unwrap_error_rate=1e-12))
+    broken = add_unwrap_error(clean, 23, 25, patch, -1)
     rows, cols = broken.displacement_m.shape[1:]
     meta = {"LENGTH": rows, "WIDTH": cols, "Y_FIRST": Y_FIRST, "X_FIRST": X_FIRST,
             "Y_STEP": -STEP, "X_STEP": STEP, "Y_UNIT": "degrees", "X_UNIT": "degrees"}
@@ -101,7 +102,7 @@ def test_an_unwrapping_error_in_mintpys_interferograms_is_reported_with_its_pair
     errors = [e.to_dict() for e in report.unwrapping_errors]
     assert [(e["interferogram"], e["cycles"]) for e in errors] == [
         (f"{broken.dates[23]:%Y%m%d}_{broken.dates[25]:%Y%m%d}", -1)]
-    assert abs(errors[0]["lat"] - (Y_FIRST - 40.5 * STEP)) < 3 * STEP
+    assert abs(errors[0]["lat"] - (Y_FIRST - 40.5 * STEP)) < 3 * STEP  # the patch's centre
     assert report.to_dict()["unwrapping_errors"][0]["secondary_date"] == report.date
     off = anomaly_from_mintpy(folder, AlertConfig(check_unwrapping=False))
     assert off.unwrapping_errors == []

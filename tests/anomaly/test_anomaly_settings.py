@@ -10,7 +10,7 @@ import numpy as np
 
 from insarhub.anomaly import detect_anomaly
 from insarhub.anomaly.gaps import fit_with_gaps
-from insarhub.anomaly.synthetic import CYCLE_M, Earth, Stack, make_stack
+from insarhub.anomaly.synthetic import CYCLE_M, Earth, Stack, add_unwrap_error, make_stack
 from insarhub.anomaly.unwrap import find_and_correct
 
 MOUNTAIN = Earth(relief_m=1000.0, seasonal_mm_per_km=40.0, turbulence_factors=(0.6, 3.0))
@@ -25,16 +25,6 @@ def with_pairs(seed: int, event_mm: float | None = None) -> Stack:
     earth = Earth(unwrap_error_rate=1e-12)
     return make_stack(np.random.default_rng(seed), atmosphere_mm=4.0, size=100, n_dates=26,
                       event_mm=event_mm, event_first=24, earth=earth)
-
-
-def add_error(s: Stack, reference: int, secondary: int, patch: np.ndarray, cycles: int) -> Stack:
-    """One pair's patch off by `cycles`, and the newest dates solved again as the append does."""
-    pairs = dict(s.pairs)
-    pairs[(reference, secondary)] = pairs[(reference, secondary)] + np.float32(cycles * CYCLE_M) * patch
-    series = s.displacement_m.copy()
-    for j in range(secondary, len(s.dates)):
-        series[j] = np.mean([pairs[(i, j)] + series[i] for i in range(j - 3, j)], axis=0)
-    return Stack(s.dates, series, s.height, s.pixel_m, s.event, pairs=pairs)
 
 
 def square(row: int, col: int, half: int, size: int = 100) -> np.ndarray:
@@ -77,7 +67,7 @@ def test_unwrapping_errors_are_whole_cycles_on_connected_patches() -> None:
 def test_an_unwrapping_error_in_a_new_pair_is_reported_as_such_not_as_deformation() -> None:
     clean = with_pairs(21)
     patch = square(30, 60, 10)
-    broken = add_error(clean, 23, 25, patch, +1)
+    broken = add_unwrap_error(clean, 23, 25, patch, +1)
     report = detect_anomaly(broken.dates, broken.displacement_m, height=broken.height,
                             pairs=pairs_of(broken))
     assert [(u.interferogram, u.cycles) for u in report.unwrapping_errors] == [
@@ -93,7 +83,7 @@ def test_an_unwrapping_error_in_a_new_pair_is_reported_as_such_not_as_deformatio
 
 def test_the_correction_follows_an_error_of_the_previous_date_into_the_newest() -> None:
     clean = with_pairs(22)
-    broken = add_error(clean, 22, 24, square(70, 40, 8), -1)
+    broken = add_unwrap_error(clean, 22, 24, square(70, 40, 8), -1)
     order = list(range(len(clean.dates)))
     changes, found = find_and_correct(broken.displacement_m, clean.dates, pairs_of(broken),
                                       [24, 25], np.ones((100, 100), dtype=bool))
