@@ -96,10 +96,10 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     opera-utils' `reformat_stack` and `disp_nc_to_mintpy` (same result, much slower)."""
     framedb.configure()
     frame, paths = _frame_files([Path(f) for f in files])
-    out = Path(mintpy_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("timeseries.h5", "velocity.h5", "geometryGeo.h5"):
-        (out / stale).unlink(missing_ok=True)
+    final = Path(mintpy_dir)
+    out = final.with_name(final.name + ".building")  # the old series stays until the new is whole
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     if engine == "direct":
         from insarhub.disp.direct import stack_to_mintpy
 
@@ -116,10 +116,21 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     else:
         raise DispError(f"engine={engine!r} is unknown; use 'direct' or 'reformat'")
     _finish(out, frame, paths, first_date)
-    dates, shape = _dates_shape(out / "timeseries.h5")
-    result = DispTimeSeries(out, frame, dates, len(paths), shape)
+    _swap(out, final)
+    dates, shape = _dates_shape(final / "timeseries.h5")
+    result = DispTimeSeries(final, frame, dates, len(paths), shape)
     log.info(result.line())
     return result
+
+
+def _swap(new: Path, final: Path) -> None:
+    """Put the finished folder `new` in place of `final` (the old one removed after)."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _reformat(frame: int, paths: list[Path], out: Path, static_dir: Path | str | None) -> None:

@@ -72,3 +72,15 @@ def test_reformat_engine_gives_the_same_series(built_frame, disp_sandbox, tmp_pa
     both = np.isfinite(x) & np.isfinite(y)
     assert both.mean() > 0.8
     assert np.abs(x - y)[both].max() < 2e-4  # opera-utils rounds mantissas in reformat
+
+
+def test_a_failed_rebuild_keeps_the_series_already_made(built_frame, disp_sandbox) -> None:
+    from insarhub.disp.stack import build_timeseries
+
+    with h5py.File(built_frame.mintpy_dir / "timeseries.h5") as f:
+        before = [d.decode() for d in f["date"][()]]
+    with pytest.raises(DispError, match="fewer than 2 DISP-S1 dates on or after 2030-01-01"):
+        build_timeseries(built_frame.files, built_frame.mintpy_dir, first_date="2030-01-01")
+    with h5py.File(built_frame.mintpy_dir / "timeseries.h5") as f:
+        assert [d.decode() for d in f["date"][()]] == before
+    assert (built_frame.mintpy_dir / "velocity.h5").is_file()
