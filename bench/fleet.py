@@ -199,10 +199,17 @@ class Bench:
 
     # -- figures -----------------------------------------------------------------------------
     def hyp3_jobs(self) -> list[dict[str, Any]]:
-        response = requests.get(f"{self.sandbox_url}/jobs", timeout=60,
-                                headers={"Authorization": f"Bearer {self.token}"})
-        response.raise_for_status()
-        return list(response.json()["jobs"])
+        """Every HyP3 job of the bench's user (all pages)."""
+        jobs: list[dict[str, Any]] = []
+        url: str | None = f"{self.sandbox_url}/jobs"
+        while url:
+            response = requests.get(url, timeout=60,
+                                    headers={"Authorization": f"Bearer {self.token}"})
+            response.raise_for_status()
+            page = response.json()
+            jobs += page["jobs"]
+            url = page.get("next")
+        return jobs
 
     def stages(self) -> dict[str, float]:
         """Seconds per task name over all runs (task runs' own durations)."""
@@ -259,6 +266,7 @@ class Bench:
             months = budget.months()  # the credits counted per (sandbox) month, job by job
         hyp3_total = sum(float(job.get("credit_cost") or 0) for job in jobs)
         injected, alerted, false, aoi_cycles = self.alerts()
+        record = hyp3_record(self.root)
         db = self.root / "prefect-home" / "prefect.db"
         db_mb = sum(p.stat().st_size for p in db.parent.glob("prefect.db*")) / 2**20
         aoi_runs = [r for r in self.runs if r["aoi"]]
@@ -293,9 +301,35 @@ class Bench:
             "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_end": os.getloadavg()[0]},
             "finished": finished,
         })
+        self.results.update(record)  # HyP3's own record: every job, months on its clock
         out = Path(self.args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(self.results, indent=1))
+
+
+def hyp3_record(root: Path) -> dict[str, Any]:
+    """HyP3's own figures from the sandbox's job store (request times on its clock)."""
+    import sqlite3
+
+    store = root / "sandbox" / "hyp3" / "jobs.sqlite"
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as con:
+        jobs = [json.loads(doc) for (doc,) in con.execute("SELECT doc FROM jobs")]
+    months: dict[str, float] = defaultdict(float)
+    for job in jobs:
+        months[str(job["request_time"])[:7]] += float(job.get("credit_cost") or 0)
+    pairs = [(j["job_type"], str(j.get("job_parameters"))) for j in jobs]
+    return {"hyp3_jobs": len(jobs), "hyp3_credits_total": sum(months.values()),
+            "hyp3_credits_by_month": dict(sorted(months.items())),
+            "credits_per_month": max(months.values(), default=0.0),
+            "duplicate_jobs": len(pairs) - len(set(pairs)) + len(jobs)
+            - len({j["name"] for j in jobs})}
+
+
+def recount(root: Path, out: Path) -> None:
+    """Redo the HyP3 figures of a finished or stopped run from its kept state."""
+    results = json.loads(out.read_text())
+    results.update(hyp3_record(root))
+    out.write_text(json.dumps(results, indent=1))
 
 
 def _iso(text: str) -> str:
@@ -316,7 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid-size", type=int, default=32)
     parser.add_argument("--job-seconds", type=float, default=1.0)
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "fleet.json"))
+    parser.add_argument("--recount", type=Path, metavar="ROOT",
+                        help="only redo the HyP3 figures from a kept run's folder")
     args = parser.parse_args(argv)
+    if args.recount:
+        recount(args.recount, Path(args.out))
+        return 0
     os.environ.setdefault("DO_NOT_TRACK", "1")
     root = Path(tempfile.mkdtemp(prefix="insarhub-fleet-bench-"))
     bench = Bench(args, root)

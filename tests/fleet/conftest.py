@@ -3,7 +3,7 @@ deployments and two process workers (each its own process group, so one can be S
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import requests
 import yaml
@@ -64,11 +65,18 @@ class FleetStack:
         self.workers[name] = start_worker(self.server.env(), POOL, name=name, limit=1,
                                           log_path=log, own_group=True)
 
-    def kill_worker(self, name: str) -> None:
-        """SIGKILL the worker and its flow-run processes (its whole process group)."""
+    def kill_worker(self, name: str) -> list[int]:
+        """SIGKILL the worker and every process under it (its flow runs run in sessions of
+        their own): the machine dies. The pids killed."""
         process = self.workers.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
+        tree = psutil.Process(process.pid)
+        victims = [*tree.children(recursive=True), tree]
+        for victim in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victim.send_signal(signal.SIGKILL)
         process.wait()
+        psutil.wait_procs(victims, timeout=30)
+        return [v.pid for v in victims]
 
     def takers(self, run_id: str) -> list[str]:
         return [name for name, log in self.logs.items()
@@ -105,10 +113,16 @@ class FleetStack:
 
     # -- HyP3 and the AOIs' ledgers ------------------------------------------------------
     def hyp3_jobs(self) -> list[dict[str, Any]]:
-        response = requests.get(f"{self.sandbox.url}/jobs", timeout=30,
-                                headers={"Authorization": f"Bearer {self.token}"})
-        response.raise_for_status()
-        return list(response.json()["jobs"])
+        """Every job of the test's HyP3 user (all pages)."""
+        jobs: list[dict[str, Any]] = []
+        url: str | None = f"{self.sandbox.url}/jobs"
+        while url:
+            response = requests.get(url, timeout=30,
+                                    headers={"Authorization": f"Bearer {self.token}"})
+            response.raise_for_status()
+            jobs += response.json()["jobs"]
+            url = response.json().get("next")
+        return jobs
 
     def hyp3(self) -> Hyp3Admin:
         return Hyp3Admin(self.sandbox.url)

@@ -71,7 +71,8 @@ def test_a_worker_killed_mid_cycle_loses_nothing(fleet_stack: Any) -> None:
         assert time.monotonic() < deadline, "the target's new pairs were never submitted"
         time.sleep(0.5)
     submitted = stack.submitted(target)
-    stack.kill_worker(stack.takers(run["id"])[0])  # SIGKILL, worker and flow run alike
+    killed = stack.kill_worker(stack.takers(run["id"])[0])  # SIGKILL: worker and flow run
+    assert len(killed) >= 2
     stack.hyp3().configure(job_seconds=1, user_id=stack.user_id)
     stack.start_worker("worker-c")
     for other in stack.aoi_runs(planner):
@@ -80,6 +81,8 @@ def test_a_worker_killed_mid_cycle_loses_nothing(fleet_stack: Any) -> None:
     resumed = stack.cycle(MONTH)
     again = next(r for r in stack.aoi_runs(resumed) if r["parameters"]["name"] == target)
     assert stack.wait(again["id"])["state"]["type"] == "COMPLETED"
+    history = cycle_history(load_fleet(stack.fleet_file).workdir / target)
+    assert run["id"] not in {h["flow_run"] for h in history}  # the killed run never finished
     jobs = stack.hyp3_jobs()
     assert len(jobs) == len({j["name"] for j in jobs})  # no credit spent twice
     assert stack.submitted(target) == submitted  # the resumed run sent nothing again
