@@ -26,6 +26,7 @@ from asf_search import ASFProduct
 from shapely.geometry import shape
 
 from insarhub import settings
+from insarhub.console import show
 from insarhub.disp import files as disp_files
 from insarhub.errors import ConfigError
 from insarhub.search.asf import search_options
@@ -142,7 +143,7 @@ class S1DispDownloader(Downloader):
             stacks = {k: v for k, v in stacks.items()
                       if self.coverage(k) >= float(min_aoi_coverage)}
         self._stacks = {k: v for k, v in stacks.items() if v}
-        print(self._found_line().splitlines()[0].replace("Found", "Kept"))
+        show(self._found_line().splitlines()[0].replace("Found", "Kept"))
         return self.stacks
 
     def coverage(self, key: StackKey) -> float:
@@ -203,7 +204,7 @@ class S1DispDownloader(Downloader):
         persist.save_stacks(chosen, root, self._record())
         done = {key: disp_files.fetch_checked(s, max_workers=max_workers, progress=progress,
                                               retries=retries) for key, s in specs.items()}
-        print(f"Downloaded {sum(len(v) for v in done.values())} file(s) into {root}")
+        show(f"Downloaded {sum(len(v) for v in done.values())} file(s) into {root}")
         return done
 
     def select_pairs(self, **options: Any) -> Any:

@@ -12,7 +12,6 @@ ALLOWED = {
     "insarhub/analyzer/runner.py",    # marker lines its parent process reads on stdout
     "insarhub/analyzer/append.py",    # the same markers
     "insarhub/products/serve.py",     # its command line (`python -m insarhub.products.serve`)
-    "insarhub/search/disp.py",        # OPERA DISP-S1 downloader: to move onto console.show
 }
 CLI_DIRS = ("insarhub/cli/",)
 
