@@ -136,51 +136,110 @@ def _binomial(successes: int, trials: int) -> dict[str, Any]:
     return {"rate": round(rate, 4), "count": successes, "of": trials, "se": round(se, 4)}
 
 
-def run_setting(name: str, setting: dict[str, Any], rng: np.random.Generator, stacks: int,
-                free_stacks: int, event_mm: float = EVENT_MM) -> dict[str, Any]:
-    times: list[float] = []
-    out: dict[str, Any] = {"atmosphere_mm": setting["atmosphere_mm"]}
-    if stacks:
-        trials = [_event_trial(_make(rng, setting, event_mm), times) for _ in range(stacks)]
-        detected = [t for t in trials if t["detected"]]
+PROGRESS: Path | None = None  # a JSON line per trial, so that a cut run can be assembled
+
+
+def _log(kind: str, name: str, event_mm: float | None, result: dict[str, Any]) -> None:
+    if PROGRESS is not None:
+        with PROGRESS.open("a") as handle:
+            handle.write(json.dumps({"kind": kind, "setting": name, "event_mm": event_mm,
+                                     **result}) + "\n")
+
+
+def _free_trial(stack: Stack, setting: dict[str, Any], times: list[float]) -> dict[str, Any]:
+    """Both newest cycles of an event-free stack: alarms, calibration, unwrapping outcome."""
+    result: dict[str, Any] = {"cycles": 0, "alarms": 0, "calibration": [],
+                              "unwrap": {"errors": 0, "found": 0, "spurious": 0,
+                                         "as_deformation": 0}}
+    for count in (len(stack.dates) - 1, len(stack.dates)):
+        report, seconds = _detect(stack, count, setting.get("check", True))
+        times.append(seconds)
+        result["cycles"] += 1
+        result["alarms"] += bool(report.regions)
+        result["calibration"].append(report.calibration or 1.0)
+        if setting["earth"].unwrap_error_rate:
+            for key, value in _unwrap_outcome(stack, count, report).items():
+                result["unwrap"][key] += value
+    result["seconds"] = times[-2:]
+    return result
+
+
+def summarise(events: list[dict[str, Any]], free: list[dict[str, Any]], unwrap_rate: float,
+              event_mm: float) -> dict[str, Any]:
+    """The figures of a setting from its trials."""
+    out: dict[str, Any] = {}
+    times = [t for trial in [*events, *free] for t in trial.get("seconds", [])]
+    if events:
+        stacks = len(events)
+        detected = [t for t in events if t["detected"]]
         errors = [t["error_m"] for t in detected]
         out.update({
             "event_mm": event_mm, "event_stacks": stacks,
             "detection": _binomial(len(detected), stacks),
-            "detected_on_first_date": round(sum(t["cycle"] == 1 for t in trials) / stacks, 3),
+            "detected_on_first_date": round(sum(t["cycle"] == 1 for t in events) / stacks, 3),
             "median_location_error_m": round(float(np.median(errors)), 1) if errors else None,
             "p90_location_error_m": round(float(np.percentile(errors, 90)), 1) if errors else None,
             "median_magnitude_mm": round(float(np.median([t["magnitude_mm"] for t in detected])),
                                          2) if detected else None,
         })
-    if free_stacks:
-        alarms = cycles = 0
-        unwrap = {"errors": 0, "found": 0, "spurious": 0, "as_deformation": 0}
-        calibrations = []
-        for _ in range(free_stacks):
-            stack = _make(rng, setting, None)
-            for count in (len(stack.dates) - 1, len(stack.dates)):
-                report, seconds = _detect(stack, count, setting.get("check", True))
-                times.append(seconds)
-                cycles += 1
-                alarms += bool(report.regions)
-                calibrations.append(report.calibration or 1.0)
-                if setting["earth"].unwrap_error_rate:
-                    for key, value in _unwrap_outcome(stack, count, report).items():
-                        unwrap[key] += value
+    if free:
+        cycles = sum(t["cycles"] for t in free)
+        alarms = sum(t["alarms"] for t in free)
         nominal = AlertConfig().false_alarm_rate
         measured = _binomial(alarms, cycles)
-        out.update({"event_free_cycles": cycles, "false_alarms": measured,
-                    "nominal_rate": nominal,
+        out.update({"event_free_stacks": len(free), "event_free_cycles": cycles,
+                    "false_alarms": measured, "nominal_rate": nominal,
                     "measured_minus_nominal_pp": round(100 * (measured["rate"] - nominal), 2),
-                    "median_calibration_ratio": round(float(np.median(calibrations)), 3)})
-        if setting["earth"].unwrap_error_rate:
+                    "median_calibration_ratio": round(float(np.median(
+                        [c for t in free for c in t["calibration"]])), 3)})
+        if unwrap_rate:
+            unwrap = {k: sum(t["unwrap"][k] for t in free)
+                      for k in ("errors", "found", "spurious", "as_deformation")}
             out["unwrapping"] = {
-                **unwrap, "cycles_with_error_as_deformation": _binomial(unwrap["as_deformation"],
-                                                                        cycles),
+                **unwrap,
+                "cycles_with_error_as_deformation": _binomial(unwrap["as_deformation"], cycles),
                 "errors_reported_as_unwrapping": _binomial(unwrap["found"], unwrap["errors"])}
     out["seconds_per_detection"] = round(float(np.mean(times)), 2) if times else None
+    return out
+
+
+def run_setting(name: str, setting: dict[str, Any], rng: np.random.Generator, stacks: int,
+                free_stacks: int, event_mm: float = EVENT_MM) -> dict[str, Any]:
+    """Event and event-free stacks drawn in turn (a cut run stays balanced)."""
+    events: list[dict[str, Any]] = []
+    free: list[dict[str, Any]] = []
+    for index in range(max(stacks, free_stacks)):
+        if index < stacks:
+            times: list[float] = []
+            trial = _event_trial(_make(rng, setting, event_mm), times)
+            trial["seconds"] = times
+            events.append(trial)
+            _log("event", name, event_mm, trial)
+        if index < free_stacks:
+            trial = _free_trial(_make(rng, setting, None), setting, [])
+            free.append(trial)
+            _log("free", name, None, trial)
+    out = {"atmosphere_mm": setting["atmosphere_mm"],
+           **summarise(events, free, setting["earth"].unwrap_error_rate, event_mm)}
     print(f"{name} {event_mm:g} mm: {json.dumps(out)}", flush=True)
+    return out
+
+
+def assemble(progress: Path, unwrap_rate: float) -> dict[str, Any]:
+    """Settings and sweep sizes from a progress file of a cut run."""
+    lines = [json.loads(line) for line in progress.read_text().splitlines() if line.strip()]
+    out: dict[str, Any] = {}
+    for name in sorted({line["setting"] for line in lines}):
+        mine = [line for line in lines if line["setting"] == name]
+        sizes = sorted({line["event_mm"] for line in mine if line["kind"] == "event"})
+        free = [line for line in mine if line["kind"] == "free"]
+        rate = unwrap_rate if name.startswith("unwrap") else 0.0
+        if name == "sweep":
+            out["sweep"] = {f"{-s:g}mm": summarise([x for x in mine if x["event_mm"] == s], [],
+                                                   0.0, s)["detection"] for s in sizes}
+            continue
+        events = [line for line in mine if line["kind"] == "event"]
+        out[name] = summarise(events, free, rate, sizes[0] if sizes else EVENT_MM)
     return out
 
 
@@ -234,7 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--merge", type=Path, nargs="*", help="run files to join into --out")
+    parser.add_argument("--progress", type=Path, help="append a JSON line per trial here")
+    parser.add_argument("--assemble", type=Path, help="print the figures of a progress file")
     args = parser.parse_args(argv)
+    global PROGRESS
+    PROGRESS = args.progress
+    if args.assemble:
+        print(json.dumps(assemble(args.assemble, args.unwrap_rate), indent=2))
+        return 0
     if args.merge:
         merge(args.merge, args.out)
         return 0
