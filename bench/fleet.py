@@ -165,6 +165,8 @@ class Bench:
         if number:
             admin.advance(12)
         now = admin.now()
+        if number == self.args.late_events:  # one more event in every AOI without one
+            self.inject_late_events(admin, date.fromisoformat(now[:10]))
         began = time.monotonic()
         deployment = self.api("GET", "/deployments/name/fleet-cycle/fleet")
         planner = self.api("POST", f"/deployments/{deployment['id']}/create_flow_run",
@@ -186,6 +188,14 @@ class Bench:
         print(f"cycle {number + 1}/{self.args.cycles} ({now[:10]}): {seconds:.0f} s, "
               f"{len(finished)} AOI runs, {len(failed)} failed, "
               f"{self.current[-1]}/{self.args.aois} current", flush=True)
+
+    def inject_late_events(self, admin: SandboxAdmin, today: date) -> None:
+        """Events 14, 20, 26 ... days ahead in the AOIs the world gave none (their dates known
+        in the sandbox's events.json, which the figures read)."""
+        for k, aoi in enumerate(self.world.aois):
+            if not aoi.event:
+                admin.add_event(round(aoi.center[0] + 0.003, 5), round(aoi.center[1] - 0.002, 5),
+                                (today + timedelta(days=14 + 6 * k)).isoformat(), -40.0, 400.0)
 
     def count_current(self, today: date) -> int:
         """AOIs whose time series holds every acquisition older than one cycle."""
@@ -228,31 +238,9 @@ class Bench:
 
     def alerts(self) -> tuple[int, int, int, int]:
         """Events injected, alerted within two cycles of onset, false AOI-cycles, AOI-cycles."""
-        from insarhub_sandbox.earth.events import DeformationEvent, distance_m
-
-        injected = alerted = false = 0
-        for aoi in self.world.aois:
-            announced: list[dict[str, Any]] = []
-            for path in (self.root / "work" / aoi.name).glob("*/anomaly_announcements.json"):
-                announced += json.loads(path.read_text()).get("regions", [])
-            event = DeformationEvent.from_dict(aoi.event) if aoi.event else None
-            if event and event.start <= date.fromisoformat(self.clock_now()[:10]) - timedelta(
-                    days=24):
-                injected += 1
-            false_dates: set[str] = set()
-            hit = False
-            for region in announced:
-                near = event is not None and distance_m(event, region["lat"], region["lon"]) \
-                    <= SAME_PLACE_M
-                for item in region.get("announced", []):
-                    day = _iso(item["date"])
-                    if near and event is not None and event.start.isoformat() <= day:
-                        hit = hit or day <= (event.start + timedelta(days=24)).isoformat()
-                    else:
-                        false_dates.add(day)
-            alerted += bool(hit and event)
-            false += len(false_dates)
-        return injected, alerted, false, self.args.aois * len(self.cycle_seconds)
+        figures = alert_figures(self.root, self.clock_now()[:10])
+        return (figures["events_injected"], figures["events_alerted"],
+                figures["false_alerts"], self.args.aois * len(self.cycle_seconds))
 
     def clock_now(self) -> str:
         return SandboxAdmin(self.sandbox_url).now()
@@ -284,7 +272,7 @@ class Bench:
             "hyp3_jobs": len(jobs), "hyp3_credits_total": hyp3_total,
             "fleet_counted_total": sum(months.values()),
             "duplicate_jobs": len(pairs) - len(set(pairs)) + len(jobs) - len({j["name"] for j in jobs}),
-            "aois_current": min(self.current[1:] or self.current, default=0),
+            "aois_current": min(self.current, default=0),
             "aois_current_by_cycle": self.current,
             "failed_runs": sum(r["state"] != "COMPLETED" for r in self.runs),
             "aoi_runs": len(aoi_runs),
@@ -305,6 +293,41 @@ class Bench:
         out = Path(self.args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(self.results, indent=1))
+
+
+def alert_figures(root: Path, now: str) -> dict[str, int]:
+    """Injected events (the sandbox's own `events.json`, each in the AOI whose bbox holds it)
+    whose onset is two cycles old, those alerted within two cycles of onset near the event,
+    and AOI-dates with an announcement that matches no event (false)."""
+    from insarhub_sandbox.earth.events import DeformationEvent, distance_m
+
+    events = [DeformationEvent.from_dict(e) for e in
+              json.loads((root / "sandbox" / "events.json").read_text())]
+    entries = yaml.safe_load((root / "fleet.yaml").read_text())["aois"]
+    injected = alerted = false = 0
+    for entry in entries:
+        west, south, east, north = entry["geometry"]
+        mine = [e for e in events if west <= e.lon <= east and south <= e.lat <= north]
+        announced: list[dict[str, Any]] = []
+        for path in (root / "work" / entry["name"]).glob("*/anomaly_announcements.json"):
+            announced += json.loads(path.read_text()).get("regions", [])
+        due = [e for e in mine if e.start <= date.fromisoformat(now) - timedelta(days=24)]
+        injected += len(due)
+        hits: set[date] = set()
+        false_dates: set[str] = set()
+        for region in announced:
+            for item in region.get("announced", []):
+                day = _iso(item["date"])
+                match = [e for e in mine if distance_m(e, region["lat"], region["lon"])
+                         <= SAME_PLACE_M and e.start.isoformat() <= day]
+                if not match:
+                    false_dates.add(day)
+                for event in match:
+                    if day <= (event.start + timedelta(days=24)).isoformat():
+                        hits.add(event.start)
+        alerted += sum(e.start in hits for e in due)
+        false += len(false_dates)
+    return {"events_injected": injected, "events_alerted": alerted, "false_alerts": false}
 
 
 def hyp3_record(root: Path) -> dict[str, Any]:
@@ -329,6 +352,11 @@ def recount(root: Path, out: Path) -> None:
     """Redo the HyP3 figures of a finished or stopped run from its kept state."""
     results = json.loads(out.read_text())
     results.update(hyp3_record(root))
+    now = date.fromisoformat(results["world"]["now"]) + timedelta(
+        days=12 * (results["cycles_done"] - 1))
+    results.update(alert_figures(root, now.isoformat()))
+    cycles = results["aois"] * results["cycles_done"]
+    results["false_alert_rate"] = round(results["false_alerts"] / cycles, 4) if cycles else None
     out.write_text(json.dumps(results, indent=1))
 
 
@@ -346,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--now", default="2023-01-01", help="the sandbox clock at cycle 1")
     parser.add_argument("--history", type=int, default=11,
                         help="12-day repeats of history before the first cycle")
-    parser.add_argument("--event-every", type=int, default=2)
+    parser.add_argument("--event-every", type=int, default=3)  # as the sandbox's --world
+    parser.add_argument("--late-events", type=int, default=5, metavar="CYCLE",
+                        help="at this cycle (0-based) inject an event ahead in every AOI "
+                             "without one; -1: none")
     parser.add_argument("--grid-size", type=int, default=32)
     parser.add_argument("--job-seconds", type=float, default=1.0)
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "fleet.json"))
