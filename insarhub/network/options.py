@@ -78,6 +78,12 @@ class PairOptions(NetworkOptions):
     bridge_dt_max: float | None = Field(
         default=None, gt=0, description="longest time span of a bridge (days; empty: any)")
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:  # the library's callers get a ConfigError
+            raise config_error(type(self).__name__, exc) from None
+
     @classmethod
     def from_kwargs(cls, **options: Any) -> PairOptions:
         """The options from keyword arguments; a ConfigError names what is wrong."""
@@ -85,10 +91,7 @@ class PairOptions(NetworkOptions):
         if unknown:
             raise ConfigError(f"unknown pair option(s) {', '.join(unknown)}; allowed: "
                               f"{', '.join(sorted(cls.model_fields))}, add_pairs, remove_pairs")
-        try:
-            return cls(**options)
-        except ValidationError as exc:
-            raise config_error(cls.__name__, exc) from None
+        return cls(**options)
 
     def cost(self, dt: np.ndarray, bp: np.ndarray) -> np.ndarray:
         return np.asarray(dt / self.dt_max + np.abs(bp) / self.pb_max)
