@@ -21,7 +21,7 @@ def disp_pipeline(aoi: Any, start: str, end: str | None, workdir: str, label: st
     logger = get_run_logger()
     source = download_disp(aoi, start, end, workdir, label)
     stack, folder = source["stack"], source["folder"]
-    series = disp_timeseries(stack, folder, start)
+    series = disp_timeseries(stack, folder, start, aoi)
     products = make_stack_products(stack, folder, aoi, points, label)
     if publish is not None:
         publish_stack_products(stack, folder, publish.bucket, publish.prefix,
@@ -72,7 +72,8 @@ def disp_monitor_cycle(config: Any, end: Any, check_anomaly: Any) -> dict[str, A
     if not new:
         return {**result, "status": "up to date"}
     with limits.limit(limits.MINTPY):
-        result["timeseries"] = disp_timeseries(stack, folder, config.start.isoformat())
+        result["timeseries"] = disp_timeseries(stack, folder, config.start.isoformat(),
+                                               config.aoi)
     result["products"] = make_stack_products(stack, folder, config.aoi, config.points,
                                              config.name)
     if config.publish:

@@ -43,13 +43,14 @@ def download_disp(aoi: Any, start: str, end: str | None, workdir: str,
 
 
 @task(name="disp-timeseries", **SIDE_EFFECTS)
-def disp_timeseries(stack: str, stack_dir: str, first_date: str | None = None) -> dict[str, Any]:
+def disp_timeseries(stack: str, stack_dir: str, first_date: str | None = None,
+                    aoi: Any = None) -> dict[str, Any]:
     """Stack every downloaded product of the frame (opera-utils) into `<stack_dir>/mintpy`,
     the series starting at `first_date` (the run's start) when given."""
     folder = Path(stack_dir)
     files = sorted((folder / "disp").glob("*.nc"))
     result = build_timeseries(files, folder / "mintpy", static_dir=folder / "static",
-                              first_date=first_date)
+                              first_date=first_date, aoi=aoi)
     get_run_logger().info("%s", result.line())
     return {"stack": stack, "source": "OPERA DISP-S1", "products": result.products,
             "run": {"mode": "rebuild", "reason": "DISP-S1 products stacked by opera-utils"},

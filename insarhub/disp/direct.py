@@ -7,11 +7,13 @@ tide (`/corrections/solid_earth_tide`) subtracted; pixels outside `recommended_m
 NaN; the moving ministack references rebased by `rebase_timeseries`; a zero epoch at the
 first reference date; MintPy metadata from `opera_utils.disp.mintpy`; the reliability mask
 (in `recommended_mask` on >= 90 % of the dates) and the harmonic-mean temporal coherence as
-opera-utils computes them; `geometryGeo.h5` by its `create_static_layers`.
+opera-utils computes them; `geometryGeo.h5` by its `create_static_layers`. Only the
+window of the frame raster holding the AOI is read (a real frame is ~7000 x 9600 pixels).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +30,69 @@ def _write(path: Path, datasets: dict[str, np.ndarray], attrs: dict[str, Any]) -
                              compression="gzip" if data.ndim >= 2 else None)
 
 
+Window = tuple[int, int, int, int]  # row0, row1, col0, col1 of the frame raster
+
+
+def aoi_window(path: Path, aoi: Any) -> Window:
+    """The frame raster's rows/columns holding the AOI's bounds (a shapely polygon, lon/lat)."""
+    from pyproj import CRS, Transformer
+
+    with h5py.File(path, "r") as f:
+        x, y = f["x"][()], f["y"][()]
+        crs = CRS.from_wkt(f["spatial_ref"].attrs["crs_wkt"])
+    to_utm = Transformer.from_crs(4326, crs, always_xy=True)
+    minx, miny, maxx, maxy = aoi.bounds
+    xs, ys = to_utm.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
+    cols = np.flatnonzero((x >= min(xs) - 15) & (x <= max(xs) + 15))
+    rows = np.flatnonzero((y >= min(ys) - 15) & (y <= max(ys) + 15))
+    if cols.size < 2 or rows.size < 2:
+        from insarhub.disp.errors import DispError
+
+        raise DispError(f"the AOI {[round(v, 4) for v in aoi.bounds]} does not overlap the "
+                        f"raster of {path.name}")
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _crop_tif(src_path: Path, window: Window, out_dir: Path) -> Path:
+    import rasterio
+    from rasterio.windows import Window as RioWindow
+
+    r0, r1, c0, c1 = window
+    with rasterio.open(src_path) as src:
+        win = RioWindow(c0, r0, c1 - c0, r1 - r0)
+        data = src.read(window=win)
+        profile = src.profile | {"width": c1 - c0, "height": r1 - r0,
+                                 "transform": src.window_transform(win)}
+    out = out_dir / src_path.name
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(data)
+    return out
+
+
 def stack_to_mintpy(paths: list[Path], out: Path, static_dir: Path | None,
-                    reliability: float) -> None:
+                    reliability: float, window: Window | None = None) -> None:
     """timeseries.h5, avgSpatialCoh.h5, recommended_mask_<N>thresh.h5, disp_density.h5 and
-    (with static layers) geometryGeo.h5 in `out`."""
+    (with static layers) geometryGeo.h5 in `out`; only `window` of the frame when given."""
     from opera_utils.disp import DispProductStack, rebase_timeseries
     from opera_utils.disp.mintpy import _mintpy_metadata, create_static_layers
 
     stack = DispProductStack.from_file_list(paths)
     layers: dict[str, list[np.ndarray]] = {"disp": [], "mask": [], "coh": []}
     bperp = []
+    with h5py.File(stack.products[0].filename, "r") as f:
+        length, width = f["displacement"].shape
+    r0, r1, c0, c1 = window or (0, length, 0, width)
     for product in stack.products:
         with h5py.File(product.filename, "r") as f:
-            disp = f["displacement"][()].astype(np.float32)
-            disp -= f["corrections/solid_earth_tide"][()].astype(np.float32)
-            mask = f["recommended_mask"][()] == 1
+            disp = f["displacement"][r0:r1, c0:c1].astype(np.float32)
+            disp -= f["corrections/solid_earth_tide"][r0:r1, c0:c1].astype(np.float32)
+            mask = f["recommended_mask"][r0:r1, c0:c1] == 1
             disp[~mask] = np.nan
             baseline = f["corrections/perpendicular_baseline"]
-            bperp.append(float(baseline[baseline.shape[0] // 2, baseline.shape[1] // 2]))
+            bperp.append(float(baseline[(r0 + r1) // 2, (c0 + c1) // 2]))
             layers["disp"].append(disp)
             layers["mask"].append(mask)
-            layers["coh"].append(f["temporal_coherence"][()].astype(np.float32))
+            layers["coh"].append(f["temporal_coherence"][r0:r1, c0:c1].astype(np.float32))
     references = [p.reference_datetime for p in stack.products]
     rebased = rebase_timeseries(np.stack(layers["disp"]), references)
     zero = np.zeros((1, *rebased.shape[1:]), np.float32)
@@ -56,6 +100,9 @@ def stack_to_mintpy(paths: list[Path], out: Path, static_dir: Path | None,
     days = [references[0], *(p.secondary_datetime for p in stack.products)]
     dates = np.array([d.strftime("%Y%m%d") for d in days], dtype="S8")
     meta = _mintpy_metadata(stack.products[0])
+    meta |= {"LENGTH": str(r1 - r0), "WIDTH": str(c1 - c0),
+             "X_FIRST": str(float(meta["X_FIRST"]) + c0 * float(meta["X_STEP"])),
+             "Y_FIRST": str(float(meta["Y_FIRST"]) + r0 * float(meta["Y_STEP"]))}
     _write(out / "timeseries.h5", {"date": dates, "bperp": np.array([0.0, *bperp], np.float32),
                                    "timeseries": series}, meta)
     coherence = np.stack(layers["coh"])
@@ -70,10 +117,13 @@ def stack_to_mintpy(paths: list[Path], out: Path, static_dir: Path | None,
     _write(out / f"recommended_mask_{int(reliability * 100)}thresh.h5",
            {"recommendedMask": reliable}, meta | {"FILE_TYPE": "mask", "DATA_TYPE": "int8",
                                                   "UNIT": "1"})
-    if static_dir is not None:
-        los = next(static_dir.glob("*los_enu.tif"), None)
-        if los is not None:
-            create_static_layers(los, meta, dem_path=next(static_dir.glob("*dem.tif"), None),
-                                 layover_shadow_mask_path=next(
-                                     static_dir.glob("*layover_shadow_mask.tif"), None),
-                                 outdir=out)
+    if static_dir is not None and next(static_dir.glob("*los_enu.tif"), None) is not None:
+        crop = out / "static_window"
+        crop.mkdir(exist_ok=True)
+        found = {k: next(static_dir.glob(f"*{k}.tif"), None)
+                 for k in ("los_enu", "dem", "layover_shadow_mask")}
+        cut = {k: _crop_tif(v, (r0, r1, c0, c1), crop) if v else None for k, v in found.items()}
+        assert cut["los_enu"] is not None
+        create_static_layers(cut["los_enu"], meta, dem_path=cut["dem"],
+                             layover_shadow_mask_path=cut["layover_shadow_mask"], outdir=out)
+        shutil.rmtree(crop, ignore_errors=True)

@@ -85,7 +85,7 @@ def _frame_files(files: list[Path]) -> tuple[int, list[Path]]:
 def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
                      static_dir: Path | str | None = None,
                      first_date: date | str | None = None,
-                     engine: str = "direct") -> DispTimeSeries:
+                     engine: str = "direct", aoi: Any = None) -> DispTimeSeries:
     """Stack one frame's DISP-S1 `files` into `mintpy_dir` (timeseries.h5, velocity.h5,
     temporalCoherence.h5, maskTempCoh.h5, geometryGeo.h5 with static layers).
 
@@ -93,7 +93,8 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     before the dates searched; `first_date` drops the epochs before it and starts the series
     (zero) at the first date kept. `engine="direct"` (default) rebases with opera-utils on the
     arrays read from the files (`insarhub.disp.direct`); `engine="reformat"` goes through
-    opera-utils' `reformat_stack` and `disp_nc_to_mintpy` (same result, much slower)."""
+    opera-utils' `reformat_stack` and `disp_nc_to_mintpy` (same result, much slower; whole
+    frame). With `aoi`, the direct engine reads only the frame's window over the AOI."""
     framedb.configure()
     frame, paths = _frame_files([Path(f) for f in files])
     final = Path(mintpy_dir)
@@ -101,11 +102,14 @@ def build_timeseries(files: list[Path] | list[str], mintpy_dir: Path | str, *,
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     if engine == "direct":
-        from insarhub.disp.direct import stack_to_mintpy
+        from insarhub.aoi import load_aoi
+        from insarhub.disp.direct import aoi_window, stack_to_mintpy
 
+        window = aoi_window(paths[0], load_aoi(aoi)) if aoi is not None else None
         try:
             with _quiet():
-                stack_to_mintpy(paths, out, Path(static_dir) if static_dir else None, MIN_RELIABLE)
+                stack_to_mintpy(paths, out, Path(static_dir) if static_dir else None,
+                                MIN_RELIABLE, window)
         except (OSError, ValueError, KeyError) as exc:
             raise DispError(f"opera-utils could not stack frame F{frame:05d} "
                             f"({type(exc).__name__}: {exc})") from exc

@@ -84,3 +84,25 @@ def test_a_failed_rebuild_keeps_the_series_already_made(built_frame, disp_sandbo
     with h5py.File(built_frame.mintpy_dir / "timeseries.h5") as f:
         assert [d.decode() for d in f["date"][()]] == before
     assert (built_frame.mintpy_dir / "velocity.h5").is_file()
+
+
+def test_an_aoi_reads_only_its_window_of_the_frame(built_frame, disp_sandbox, tmp_path) -> None:
+    from insarhub.disp.stack import build_timeseries
+
+    small = [-112.89, 37.855, -112.85, 37.885]  # ~3.5 x 3.3 km around the seed site
+    result = build_timeseries(built_frame.files, tmp_path / "m", aoi=small,
+                              static_dir=built_frame.workdir / "F31466" / "static")
+    full_shape = built_frame.result.shape
+    assert result.shape[0] < full_shape[0] and result.shape[1] < full_shape[1]
+    with h5py.File(built_frame.mintpy_dir / "timeseries.h5") as f:
+        full, fx, fy = f["timeseries"][()], float(f.attrs["X_FIRST"]), float(f.attrs["Y_FIRST"])
+    with h5py.File(tmp_path / "m" / "timeseries.h5") as f:
+        part, px, py = f["timeseries"][()], float(f.attrs["X_FIRST"]), float(f.attrs["Y_FIRST"])
+        ry, rx = int(f.attrs["REF_Y"]), int(f.attrs["REF_X"])
+    ox, oy = round((px - fx) / 30), round((fy - py) / 30)
+    sub = full[:, oy:oy + part.shape[1], ox:ox + part.shape[2]]
+    sub = sub - sub[:, ry, rx][:, None, None]
+    both = np.isfinite(sub) & np.isfinite(part)
+    assert both.mean() > 0.8 and np.abs(sub - part)[both].max() < 1e-5
+    with h5py.File(tmp_path / "m" / "geometryGeo.h5") as f:
+        assert f["incidenceAngle"].shape == part.shape[1:]
