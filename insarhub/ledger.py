@@ -391,11 +391,6 @@ class Ledger:
         found = self.jobs(current_only=False, names=[name])
         return found[0] if found else None
 
-    def job_by_id(self, job_id: str) -> JobRecord | None:
-        rows = self._query(f"SELECT {_JOB_COLUMNS} FROM jobs j JOIN pairs p "
-                           "ON p.pair_id = j.pair_id WHERE j.job_id = ?", (job_id,))
-        return _record(rows[0]) if rows else None
-
     def known_job_ids(self) -> set[str]:
         return {r[0] for r in self._query("SELECT job_id FROM jobs WHERE job_id IS NOT NULL")}
 
@@ -508,11 +503,6 @@ class Ledger:
                 "completed_at = excluded.completed_at",
                 (job_id, filename, url, size, product_dir, utc_now()))
 
-    def forget_download(self, job_id: str) -> None:
-        with self.transaction() as con:
-            con.execute("DELETE FROM downloads WHERE job_id = ?", (job_id,))
-
-    # -- runs ----------------------------------------------------------------------------
     def start_run(self, action: str) -> int:
         with self.transaction() as con:
             cursor = con.execute("INSERT INTO runs (action, pid, started_at) VALUES (?, ?, ?)",
