@@ -290,6 +290,7 @@ class Bench:
             "finished": finished,
         })
         self.results.update(record)  # HyP3's own record: every job, months on its clock
+        self.results.update(server_log_figures(self.root))
         out = Path(self.args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(self.results, indent=1))
@@ -330,6 +331,15 @@ def alert_figures(root: Path, now: str) -> dict[str, int]:
     return {"events_injected": injected, "events_alerted": alerted, "false_alerts": false}
 
 
+def server_log_figures(root: Path) -> dict[str, int]:
+    """SQLite trouble in the Prefect server's log: "database is locked" errors (each one a
+    request the client had to send again)."""
+    log = root / "prefect-home" / "server.log"
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    return {"sqlite_locked_errors": text.count("sqlite3.OperationalError: database is locked"),
+            "server_error_lines": text.count("| ERROR ")}
+
+
 def hyp3_record(root: Path) -> dict[str, Any]:
     """HyP3's own figures from the sandbox's job store (request times on its clock)."""
     import sqlite3
@@ -352,6 +362,7 @@ def recount(root: Path, out: Path) -> None:
     """Redo the HyP3 figures of a finished or stopped run from its kept state."""
     results = json.loads(out.read_text())
     results.update(hyp3_record(root))
+    results.update(server_log_figures(root))
     now = date.fromisoformat(results["world"]["now"]) + timedelta(
         days=12 * (results["cycles_done"] - 1))
     results.update(alert_figures(root, now.isoformat()))
