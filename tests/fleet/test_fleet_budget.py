@@ -42,3 +42,24 @@ def test_the_month_survives_a_restart_and_follows_hyp3(tmp_path: Path) -> None:
         assert budget.available("2023-02") == 100.0  # a new month starts afresh
         assert budget.spent("2023-01", "a") == 20.0
         assert budget.open_grants("a")[0][1] == "2023-01"
+
+
+def test_a_new_aoi_needs_its_whole_first_network_priced_per_date(tmp_path: Path) -> None:
+    from insarhub.fleet.needs import estimate_need, pick_stack
+    from insarhub.monitoring import MonitorConfig
+
+    def stack(name: str, days: list[str]) -> dict:
+        return {"name": name, "scenes": [{"umm": {"TemporalExtent": {"RangeDateTime": {
+            "BeginningDateTime": f"{d}T13:35:03Z"}}}} for d in days]}
+
+    found = [stack("p20_f118", ["2020-01-06"]),
+             stack("p100_f466", ["2020-01-02", "2020-01-14", "2020-01-26", "2020-02-07"])]
+    assert pick_stack(found, None)["name"] == "p100_f466"  # the most dates
+    assert pick_stack(found, 20)["name"] == "p20_f118"
+    assert pick_stack(found, 93) is None  # no coverage on that orbit
+    config = MonitorConfig.from_dict({"name": "cedar", "aoi": [-113.05, 37.74, -112.68, 38.0],
+                                      "stack": 100, "start": "2020-01-01",
+                                      "workdir": str(tmp_path), "new_date_pairs": 3})
+    need = estimate_need(config, found[1], priority=4)
+    # INSAR_GAMMA 20x4 costs 10 a pair; the first date pairs with nothing before it
+    assert need.per_date == (30.0, 30.0, 30.0) and need.priority == 4 and need.total == 90.0
