@@ -16,6 +16,7 @@ import yaml
 
 from flows.server import PROJECT_DIR, WORK_POOL, run_cli
 from insarhub.fleet.model import load_fleet
+from tasks.common import DEFAULT_TAG_LIMITS
 
 CYCLE_DEPLOYMENT = "fleet"
 AOI_DEPLOYMENT = "fleet-aoi"
@@ -61,6 +62,8 @@ def deploy_fleet(fleet_file: str | Path, pool: str = WORK_POOL,
     environment = dict(env or os.environ)
     prefect_file = write_prefect_file(fleet_file, pool)
     run_cli(environment, "work-pool", "create", pool, "--type", "process", "--overwrite")
+    for tag, value in DEFAULT_TAG_LIMITS.items():  # asf, hyp3: every catalog and HyP3 call
+        run_cli(environment, "concurrency-limit", "create", tag, str(value))
     for name, value in (limits or default_limits()).items():
         try:
             run_cli(environment, "gcl", "create", name, "--limit", str(value))
