@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,9 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 
 from insarhub.errors import DownloadError
-from insarhub.ledger import JobRecord, Ledger
+from insarhub.ledger import JobRecord
 from insarhub.processor.base import SUCCEEDED
+from insarhub.processor.hyp3_part import Hyp3Part
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +30,10 @@ PRODUCTS_DIR = "hyp3"
 DOWNLOAD_RETRIES = 8  # per product; each retry resumes where the last attempt stopped
 
 
-class Hyp3Downloads:
+class Hyp3Downloads(Hyp3Part):
     """Download methods of a HyP3 processor (needs its ledger, workdir and status helpers)."""
 
-    workdir: Path
-    ledger: Ledger
     max_workers: int
-
-    def _run(self, action: str, func: Callable[[], Any], lock: str | None = "submit") -> Any:
-        raise NotImplementedError
-
-    def _update(self, deep: bool = False) -> None:
-        raise NotImplementedError
-
-    def is_expired(self, record: JobRecord) -> bool:
-        raise NotImplementedError
-
-    def has_product(self, record: JobRecord) -> bool:
-        raise NotImplementedError
 
     @property
     def products_dir(self) -> Path:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from insarhub.errors import ConfigError
-from insarhub.ledger import JobRecord, Ledger
 from insarhub.processor.base import FAILED, SUCCEEDED
 from insarhub.processor.hyp3_pairs import normalize_pairs
+from insarhub.processor.hyp3_part import Hyp3Part
 
 log = logging.getLogger(__name__)
 
@@ -26,31 +26,17 @@ class RetryReport:
     exhausted: list[tuple[str, str]] = field(default_factory=list)  # pairs past max_retries
 
 
-class Hyp3Repairs:
+class Hyp3Repairs(Hyp3Part):
     """Retry methods of a HyP3 processor (needs its ledger, status and submission helpers)."""
 
-    workdir: Path
-    ledger: Ledger
     job_type: str
     max_retries: int
-
-    def _run(self, action: str, func: Callable[[], Any], lock: str | None = "submit") -> Any:
-        raise NotImplementedError
-
-    def _update(self, deep: bool = False) -> None:
-        raise NotImplementedError
 
     def _submit_locked(self, max_credits: float | None = None,
                        allowance: float | None = None) -> Any:
         raise NotImplementedError
 
     def _export(self) -> Path:
-        raise NotImplementedError
-
-    def is_expired(self, record: JobRecord) -> bool:
-        raise NotImplementedError
-
-    def has_product(self, record: JobRecord) -> bool:
         raise NotImplementedError
 
     def add_pairs(self, pairs: Any) -> int:
