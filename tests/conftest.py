@@ -48,6 +48,7 @@ def _xdist_group(item: pytest.Item) -> str:
     return path.parts[0] if path.parts[0] in SHARED_FIXTURE_FOLDERS else path.as_posix()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
