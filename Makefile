@@ -35,9 +35,9 @@ browser:
 	    echo "Chromium is missing: the browser test will be skipped. Run: sudo apt-get install -y chromium" >&2; \
 	  fi; }
 
-# 3 workers on 2 cores: many tests wait on servers and subprocesses; files stay whole (conftest)
+# 3 workers on 2 cores: many tests wait on servers and subprocesses (pytest-xdist)
 test: setup browser
-	$(PY) -m pytest -q -n 3 --dist loadgroup
+	$(PY) -m pytest -q -n 3
 
 lint: setup
 	$(VENV)/bin/ruff check insarhub tasks flows sandbox tests bench

@@ -36,22 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--network", action="store_true", help="run tests that reach the real ASF")
 
 
-# test folders whose files share expensive session fixtures (one MintPy run read by many files)
-SHARED_FIXTURE_FOLDERS = {"products"}
-
-
-def _xdist_group(item: pytest.Item) -> str:
-    """Under `pytest -n N --dist loadgroup` (make test), a file's tests stay on one worker, and
-    so do the files of a SHARED_FIXTURE_FOLDERS folder: module and session fixtures (a Prefect
-    server, a MintPy run) are made once, never once per worker."""
-    path = Path(str(item.path)).relative_to(Path(__file__).parent)
-    return path.parts[0] if path.parts[0] in SHARED_FIXTURE_FOLDERS else path.as_posix()
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     if config.getoption("--network"):
         return
     skip = pytest.mark.skip(reason="reaches the real ASF/HyP3: run with --network")
