@@ -37,7 +37,7 @@ browser:
 
 # 3 workers on 2 cores: many tests wait on servers and subprocesses (pytest-xdist)
 test: setup browser
-	$(PY) -m pytest -q -n 3
+	$(PY) -m pytest -q -n 3 --dist loadgroup  # a test may pin itself with @pytest.mark.xdist_group
 
 lint: setup
 	$(VENV)/bin/ruff check insarhub tasks flows sandbox tests bench
