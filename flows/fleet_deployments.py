@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from flows.server import PROJECT_DIR, WORK_POOL, run_cli
+from flows.server import PROJECT_DIR, WORK_POOL, create_limits, run_cli
+from insarhub.errors import ConfigError
 from insarhub.fleet.model import load_fleet
-from tasks.common import DEFAULT_TAG_LIMITS
 
 CYCLE_DEPLOYMENT = "fleet"
 AOI_DEPLOYMENT = "fleet-aoi"
@@ -53,22 +53,24 @@ def write_prefect_file(fleet_file: str | Path, pool: str = WORK_POOL,
     return path
 
 
+def api_url(env: dict[str, str]) -> str:
+    """The Prefect server's API URL: the environment's, else the active profile's."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = env.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+    if not url:
+        raise ConfigError("no Prefect server to deploy to: start one (`make server` or "
+                          "`prefect server start`) and set PREFECT_API_URL")
+    return str(url).rstrip("/")
+
+
 def deploy_fleet(fleet_file: str | Path, pool: str = WORK_POOL,
                  env: dict[str, str] | None = None,
                  limits: dict[str, int] | None = None) -> str:
     """Create the pool and the concurrency limits, register both deployments; the CLI output."""
-    from tasks.limits import default_limits
-
     environment = dict(env or os.environ)
     prefect_file = write_prefect_file(fleet_file, pool)
     run_cli(environment, "work-pool", "create", pool, "--type", "process", "--overwrite")
-    for tag, value in DEFAULT_TAG_LIMITS.items():  # asf, hyp3: every catalog and HyP3 call
-        run_cli(environment, "concurrency-limit", "create", tag, str(value))
-    for name, value in (limits or default_limits()).items():
-        try:
-            run_cli(environment, "gcl", "create", name, "--limit", str(value))
-        except RuntimeError as exc:
-            if "already exists" not in str(exc):
-                raise
+    create_limits(api_url(environment), limits)
     return run_cli(environment, "deploy", "--no-prompt", "--prefect-file", str(prefect_file),
                    "--name", CYCLE_DEPLOYMENT, "--name", AOI_DEPLOYMENT, timeout=300)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,11 @@ def aoi_lease_seconds() -> float:
 
 
 @contextmanager
-def aoi_slot(config: MonitorConfig, wait_s: float = 5.0) -> Iterator[None]:
-    """Hold the AOI's Prefect global concurrency limit (created with limit 1 if missing)."""
+def aoi_slot(config: MonitorConfig, wait_s: float = 5.0, attempts: int = 3) -> Iterator[None]:
+    """Hold the AOI's Prefect global concurrency limit (created with limit 1 if missing).
+
+    A timed-out acquisition is "busy" only when the limit has a slot taken; a server too slow
+    to answer in `wait_s` (SQLite under load) is asked again, up to `attempts` times."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -79,13 +82,22 @@ def aoi_slot(config: MonitorConfig, wait_s: float = 5.0) -> Iterator[None]:
             with suppress(ObjectAlreadyExists):
                 client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=1))
-    try:
-        with concurrency(name, occupy=1, timeout_seconds=wait_s, strict=True,
-                         lease_duration=aoi_lease_seconds()):
-            yield
-    except TimeoutError as exc:
-        raise MonitorBusyError(f"another run of AOI {config.name} holds the concurrency limit "
-                               f"{name}; this run stops") from exc
+    slot = ExitStack()
+    for attempt in range(1, attempts + 1):
+        try:
+            slot.enter_context(concurrency(name, occupy=1, timeout_seconds=wait_s, strict=True,
+                                           lease_duration=aoi_lease_seconds()))
+            break
+        except TimeoutError as exc:
+            with get_client(sync_client=True) as client:
+                taken = client.read_global_concurrency_limit_by_name(name).active_slots
+            if taken or attempt == attempts:
+                raise MonitorBusyError(f"another run of AOI {config.name} holds the concurrency "
+                                       f"limit {name}; this run stops") from exc
+            get_run_logger().info("the Prefect server did not grant %s within %.0f s and no run "
+                                  "holds it; asking again", name, wait_s)
+    with slot:
+        yield
 
 
 @task(name="ledger-pairs", **SIDE_EFFECTS)

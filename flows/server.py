@@ -123,14 +123,37 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
     return result.stdout
 
 
+def create_limits(api_url: str, limits: dict[str, int] | None = None) -> dict[str, int]:
+    """The tag limits (`asf`, `hyp3`: set) and the global concurrency limits of
+    `tasks.limits` (created where missing; existing ones keep their value), through the
+    server's REST API; the global limits' values."""
+    from tasks.limits import default_limits
+
+    for tag, value in DEFAULT_TAG_LIMITS.items():  # every catalog and HyP3 call
+        response = requests.post(f"{api_url}/concurrency_limits/", timeout=60,
+                                 json={"tag": tag, "concurrency_limit": value})
+        response.raise_for_status()
+    out: dict[str, int] = {}
+    for name, value in (limits or default_limits()).items():
+        response = requests.post(f"{api_url}/v2/concurrency_limits/", timeout=60,
+                                 json={"name": name, "limit": value})
+        if response.status_code == 409:  # exists: read its value
+            response = requests.get(f"{api_url}/v2/concurrency_limits/{name}", timeout=60)
+            response.raise_for_status()
+            out[name] = int(response.json()["limit"])
+            continue
+        response.raise_for_status()
+        out[name] = value
+    return out
+
+
 def register_deployments(env: dict[str, str], pool: str = WORK_POOL,
                          names: list[str] | None = None,
                          prefect_file: Path | None = None) -> str:
     """Create the process work pool and the rate limits, then `prefect deploy` the deployments
     of prefect.yaml (all of them unless `names`)."""
     run_cli(env, "work-pool", "create", pool, "--type", "process", "--overwrite")
-    for tag, limit in DEFAULT_TAG_LIMITS.items():
-        run_cli(env, "concurrency-limit", "create", tag, str(limit))
+    create_limits(env["PREFECT_API_URL"])
     args = ["deploy", "--no-prompt"]
     args += [item for name in names for item in ("--name", name)] if names else ["--all"]
     if prefect_file is not None:

@@ -13,6 +13,7 @@ unlimited. A slot is a lease renewed while its holder lives: a run killed withou
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -29,11 +30,37 @@ def default_limits() -> dict[str, int]:
 
 @contextmanager
 def limit(name: str) -> Iterator[None]:
-    """Hold one slot of the global concurrency limit `name` (no limit on the server: none)."""
+    """Hold one slot of the global concurrency limit `name`; where the server has no such
+    limit (an ephemeral API, a server nobody deployed to) the stage runs unlimited, quietly."""
     from prefect.concurrency.sync import concurrency
 
+    if not _exists(name):
+        yield
+        return
     with concurrency(name, occupy=1, strict=False, lease_duration=LEASE_SECONDS):
         yield
+
+
+_SEEN: dict[str, tuple[bool, float]] = {}
+RECHECK_SECONDS = 60.0  # a limit created later is seen within this long
+
+
+def _exists(name: str) -> bool:
+    """Whether the server has the limit (asked again after RECHECK_SECONDS while missing)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    known, when = _SEEN.get(name, (False, -RECHECK_SECONDS))
+    if known or time.monotonic() - when < RECHECK_SECONDS:
+        return known
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(name)
+        found = True
+    except ObjectNotFound:
+        found = False
+    _SEEN[name] = (found, time.monotonic())
+    return found
 
 
 def ensure_limits(limits: dict[str, int] | None = None) -> dict[str, int]:

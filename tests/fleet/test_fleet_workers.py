@@ -14,6 +14,7 @@ import pytest
 
 from insarhub.fleet import FleetBudget, load_fleet
 from insarhub.fleet.status import cycle_history, fleet_status
+from tasks.limits import default_limits
 
 MONTH = "2023-01"
 
@@ -32,6 +33,11 @@ def test_two_workers_run_the_fleets_aois_never_one_aoi_twice_at_once(
     takers = {r["id"]: stack.takers(r["id"]) for r in done}
     assert all(len(t) == 1 for t in takers.values()), takers
     assert {t[0] for t in takers.values()} == {"worker-a", "worker-b"}  # both workers worked
+    # one slot per worker: the AOIs ran at the same time, so on different workers at once
+    first_two = sorted((r for r in done if r["parameters"]["name"] in names),
+                       key=lambda r: r["start_time"])[:2]
+    assert {r["parameters"]["name"] for r in first_two} == names
+    assert max(r["start_time"] for r in first_two) < min(r["end_time"] for r in first_two)
     fleet = load_fleet(stack.fleet_file)
     for aoi in names:  # the AOI's runs that did work (not skipped) never overlap
         history = cycle_history(fleet.workdir / aoi)
@@ -55,6 +61,8 @@ def test_two_workers_run_the_fleets_aois_never_one_aoi_twice_at_once(
     artifacts = stack.api("POST", "/artifacts/filter", artifacts={"key": {"any_": ["fleet-status"]}})
     assert artifacts and artifacts[0]["type"] == "table"
     assert second  # the second cycle's runs were judged above with the first's
+    created = {g["name"]: g["limit"] for g in stack.api("POST", "/v2/concurrency_limits/filter")}
+    assert all(created.get(name) == value for name, value in default_limits().items()), created
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Deployments on a real `prefect server` run by process workers (subprocesses on loopback).
 
 One server, one `prefect deploy` (the project's prefect.yaml plus two AOI monitoring
-deployments) and two workers with one slot each serve both tests.
+deployments) and two workers with one slot each serve the tests.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ from insarhub_sandbox.admin import Hyp3Admin
 from flows.deployments import PREFECT_YAML, add_monitor_deployment, deployments
 from flows.server import PrefectServer, register_deployments, start_worker, stop_process
 from insarhub.monitoring import MonitorConfig
+from tasks.common import DEFAULT_TAG_LIMITS
+from tasks.limits import default_limits
 
 POOL = "insarhub-test-pool"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -167,21 +168,21 @@ def test_insar_pipeline_deployment_runs_on_a_process_worker(stack: Stack) -> Non
     assert len(jobs) == len({j["name"] for j in jobs}) == 3  # nothing submitted twice
 
 
-def test_two_workers_take_different_aois_at_the_same_time(stack: Stack) -> None:
-    runs = {name: stack.run_deployment(f"monitor-aoi/monitor-{name}")
-            for name in ("scale-a", "scale-b")}
-    finished = {name: stack.wait(run_id) for name, run_id in runs.items()}
-    for name, run in finished.items():
-        assert run["state"]["type"] == "COMPLETED", (name, run["state"])
-        assert list((stack.root / name).glob("*/products/velocity.tif")), name
-    # each worker has one slot, so running at once means running on different workers
-    a, b = finished["scale-a"], finished["scale-b"]
-    start = max(datetime.fromisoformat(a["start_time"]), datetime.fromisoformat(b["start_time"]))
-    end = min(datetime.fromisoformat(a["end_time"]), datetime.fromisoformat(b["end_time"]))
-    assert start < end, "the two AOIs did not run at the same time"
-    takers = {name: stack.takers(run_id) for name, run_id in runs.items()}
-    assert len(takers["scale-a"]) == len(takers["scale-b"]) == 1
-    assert takers["scale-a"] != takers["scale-b"]
+def test_a_monitoring_deployment_in_prefect_yaml_runs_on_a_worker(stack: Stack) -> None:
+    """`add_monitor_deployment` wrote it into prefect.yaml; `prefect deploy` registered it.
+    (Two workers taking different AOIs at once: tests/fleet/test_fleet_workers.py.)"""
+    run = stack.wait(stack.run_deployment("monitor-aoi/monitor-scale-b"))
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    assert list((stack.root / "scale-b").glob("*/products/velocity.tif"))
+    assert run["parameters"]["config"].endswith("scale-b.yaml")
+    assert len(stack.takers(run["id"])) == 1
+
+
+def test_the_deploy_created_the_concurrency_limits(stack: Stack) -> None:
+    created = {g["name"]: g["limit"] for g in stack.api("POST", "/v2/concurrency_limits/filter")}
+    assert all(created.get(name) == value for name, value in default_limits().items()), created
+    tags = {c["tag"]: c["concurrency_limit"] for c in stack.api("POST", "/concurrency_limits/filter")}
+    assert tags == DEFAULT_TAG_LIMITS
 
 
 def test_every_aoi_config_has_a_monitoring_deployment() -> None:
