@@ -139,6 +139,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, flow_sandbox_server: Any) ->
 def test_insar_pipeline_deployment_runs_on_a_process_worker(stack: Stack) -> None:
     """Triggered through the API; its HyP3 jobs outlive the run's wait, so the run returns
     (the worker is free again) and schedules its own follow-up, which finishes the job."""
+    # the deploy created the concurrency limits (checked here: a test of its own on another
+    # xdist worker would start a second server stack)
+    created = {g["name"]: g["limit"] for g in stack.api("POST", "/v2/concurrency_limits/filter")}
+    assert all(created.get(name) == value for name, value in default_limits().items()), created
+    tags = {c["tag"]: c["concurrency_limit"] for c in stack.api("POST", "/concurrency_limits/filter")}
+    assert tags == DEFAULT_TAG_LIMITS
     Hyp3Admin(stack.sandbox_url).configure(job_seconds=8, user_id=stack.user_id)
     workdir = stack.root / "pipeline-run"
     run_id = stack.run_deployment(
@@ -176,13 +182,6 @@ def test_a_monitoring_deployment_in_prefect_yaml_runs_on_a_worker(stack: Stack) 
     assert list((stack.root / "scale-b").glob("*/products/velocity.tif"))
     assert run["parameters"]["config"].endswith("scale-b.yaml")
     assert len(stack.takers(run["id"])) == 1
-
-
-def test_the_deploy_created_the_concurrency_limits(stack: Stack) -> None:
-    created = {g["name"]: g["limit"] for g in stack.api("POST", "/v2/concurrency_limits/filter")}
-    assert all(created.get(name) == value for name, value in default_limits().items()), created
-    tags = {c["tag"]: c["concurrency_limit"] for c in stack.api("POST", "/concurrency_limits/filter")}
-    assert tags == DEFAULT_TAG_LIMITS
 
 
 def test_every_aoi_config_has_a_monitoring_deployment() -> None:
