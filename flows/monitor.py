@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -71,17 +71,9 @@ def aoi_slot(config: MonitorConfig, wait_s: float = 5.0, attempts: int = 3) -> I
     A timed-out acquisition is "busy" only when the limit has a slot taken; a server too slow
     to answer in `wait_s` (SQLite under load) is asked again, up to `attempts` times."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     name = config.concurrency_key
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            with suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=name, limit=1))
+    limits.ensure_limits({name: 1})
     slot = ExitStack()
     for attempt in range(1, attempts + 1):
         try:
@@ -91,9 +83,13 @@ def aoi_slot(config: MonitorConfig, wait_s: float = 5.0, attempts: int = 3) -> I
         except TimeoutError as exc:
             with get_client(sync_client=True) as client:
                 taken = client.read_global_concurrency_limit_by_name(name).active_slots
-            if taken or attempt == attempts:
+            if taken:
                 raise MonitorBusyError(f"another run of AOI {config.name} holds the concurrency "
                                        f"limit {name}; this run stops") from exc
+            if attempt == attempts:
+                raise MonitorBusyError(f"the Prefect server did not grant the concurrency limit "
+                                       f"{name} in {attempts} tries of {wait_s:.0f} s (no run "
+                                       "holds it: an overloaded server?); this run stops") from exc
             get_run_logger().info("the Prefect server did not grant %s within %.0f s and no run "
                                   "holds it; asking again", name, wait_s)
     with slot:

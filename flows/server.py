@@ -124,27 +124,18 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
 
 
 def create_limits(api_url: str, limits: dict[str, int] | None = None) -> dict[str, int]:
-    """The tag limits (`asf`, `hyp3`: set) and the global concurrency limits of
-    `tasks.limits` (created where missing; existing ones keep their value), through the
-    server's REST API; the global limits' values."""
-    from tasks.limits import default_limits
+    """On the server at `api_url`: the tag limits (`asf`, `hyp3`) and the global concurrency
+    limits of `tasks.limits` (`ensure_limits`: existing ones keep their value); their values."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    for tag, value in DEFAULT_TAG_LIMITS.items():  # every catalog and HyP3 call
-        response = requests.post(f"{api_url}/concurrency_limits/", timeout=60,
-                                 json={"tag": tag, "concurrency_limit": value})
-        response.raise_for_status()
-    out: dict[str, int] = {}
-    for name, value in (limits or default_limits()).items():
-        response = requests.post(f"{api_url}/v2/concurrency_limits/", timeout=60,
-                                 json={"name": name, "limit": value})
-        if response.status_code == 409:  # exists: read its value
-            response = requests.get(f"{api_url}/v2/concurrency_limits/{name}", timeout=60)
-            response.raise_for_status()
-            out[name] = int(response.json()["limit"])
-            continue
-        response.raise_for_status()
-        out[name] = value
-    return out
+    from tasks.limits import ensure_limits
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with get_client(sync_client=True) as client:
+            for tag, value in DEFAULT_TAG_LIMITS.items():  # every catalog and HyP3 call
+                client.create_concurrency_limit(tag=tag, concurrency_limit=value)
+        return ensure_limits(limits)
 
 
 def register_deployments(env: dict[str, str], pool: str = WORK_POOL,

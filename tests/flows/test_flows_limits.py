@@ -1,5 +1,5 @@
 """The global concurrency limits of `tasks.limits`: honoured where the server has them, quiet
-where it has not (an ephemeral API), created by the deploy commands."""
+where it has not (an ephemeral API). The deploy commands creating them: the real-server tests."""
 
 from __future__ import annotations
 
