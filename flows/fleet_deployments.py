@@ -4,6 +4,11 @@
 AOI per run (its parameters come from the cycle). Both go to a `process` work pool served by
 any number of `prefect worker start --pool <pool>`; the Docker and Kubernetes variants are in
 prefect.yaml (comments). The global concurrency limits (`tasks.limits`) are created too.
+
+The cycle has no deployment concurrency limit: two cycles at once are safe (each grant is one
+SQLite transaction against the month's budget, each AOI run holds its AOI's slot). With
+Prefect 3.8.8's CANCEL_NEW limit, a cycle that waited behind busy workers was cancelled
+(seen in CI), and so was the next one, 2 s after it was made, with no other cycle running.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ def fleet_deployments(fleet_file: str | Path, pool: str = WORK_POOL) -> list[dic
          "description": f"Plan the credits of fleet {fleet.path.name} and start its AOI runs",
          "tags": ["insarhub", "fleet"], "parameters": {"fleet_file": str(fleet_file)},
          "schedules": [fleet.top.schedule.prefect_schedule()],
-         "concurrency_limit": {"limit": 1, "collision_strategy": "CANCEL_NEW"},
          "work_pool": work_pool},
         {"name": AOI_DEPLOYMENT, "entrypoint": "flows/fleet.py:fleet_aoi",
          "description": "One AOI of a fleet under its credit grant (runs made by fleet-cycle)",

@@ -312,6 +312,8 @@ class IsceS1Processor(BaseProcessor):
         detail = {"runner": self._runner_word(alive, state), "runner_alive": alive,
                   "steps": step_status, "current_step": current,
                   "isce_dir": str(self.isce_dir), "logs": str(self.paths.root / "steps")}
+        if detail["runner"].startswith("stopped unexpectedly"):  # say why, where it can be read
+            detail["runner_log"] = _tail(self.paths.log)
         return IsceStatus(counts=counts, failed=failed, detail=detail)
 
     def snapshot(self) -> IsceStatus:
@@ -466,3 +468,11 @@ def _read_job(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or "config" not in data:
         raise ConfigError(f"saved_job_path={str(path)!r}: not an ISCE job file (no 'config')")
     return data
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log ('' if there is none)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""

@@ -89,7 +89,8 @@ class FleetStack:
         run = self.api("POST", f"/deployments/{deployment['id']}/create_flow_run",
                        parameters={"fleet_file": str(self.fleet_file), "month": month})
         done = self.wait(run["id"])
-        assert done["state"]["type"] == "COMPLETED", done["state"]
+        state = done["state"]
+        assert state["type"] == "COMPLETED", (state["name"], state.get("message"))
         return str(run["id"])
 
     def aoi_runs(self, planner: str) -> list[dict[str, Any]]:

@@ -76,6 +76,8 @@ def test_sigkill_of_the_runner_then_submit_finishes_the_rest_once(
     crashed = wait_for(p, lambda s: not s.runner_alive)
     assert crashed.finished and not crashed.succeeded
     assert crashed.detail["runner"].startswith("stopped unexpectedly")
+    runner_log = (cfg.isce_dir / ".insarhub" / "runner.log").read_text()
+    assert crashed.detail["runner_log"] and crashed.detail["runner_log"] in runner_log
     done_before = crashed.counts["SUCCEEDED"]
     assert 0 < done_before < crashed.total
     orphan = read_started(slow)[0]
@@ -198,7 +200,8 @@ def test_dry_run_writes_run_files_and_executes_nothing(standin: Path, make_confi
     stamp = plan.stat().st_mtime_ns
     real = IsceS1Processor(pairs=PAIRS, config=make_config())
     real.submit()
-    assert real.watch(refresh_interval=0.2, timeout=120).succeeded
+    done = real.watch(refresh_interval=0.2, timeout=120)
+    assert done.succeeded, (done.detail["runner"], done.detail.get("runner_log"))
     assert plan.stat().st_mtime_ns == stamp
 
 
