@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--late-events", type=int, default=5, metavar="CYCLE",
                         help="at this cycle (0-based) inject an event ahead in every AOI "
                              "without one; -1: none")
-    parser.add_argument("--grid-size", type=int, default=32)
+    parser.add_argument("--grid-size", type=int, default=68)
     parser.add_argument("--job-seconds", type=float, default=1.0)
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "fleet.json"))
     parser.add_argument("--recount", type=Path, metavar="ROOT",

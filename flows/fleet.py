@@ -25,7 +25,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.monitor import monitor_aoi
 from insarhub import settings
 from insarhub.fleet.budget import FleetBudget, Need, month_of
 from insarhub.fleet.model import PRODUCTS, Fleet, FleetEntry, FleetError, load_fleet
@@ -223,6 +222,8 @@ def fleet_aoi(fleet_file: str, name: str, allowance: float = 0.0, grant_id: int 
     month = month or month_of()
     budget = FleetBudget.for_workdir(fleet.workdir, fleet.top.budget.monthly_credits)
     from prefect.runtime import flow_run
+
+    from flows.monitor import monitor_aoi  # here: the planner's runs need none of its imports
 
     cycle: dict[str, Any] = {"aoi": name, "month": month, "allowance": allowance,
                              "flow_run": str(flow_run.id or ""),

@@ -27,13 +27,11 @@ from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 
 from insarhub import settings
-from insarhub.anomaly import residual_figure
+from insarhub.anomaly import announce, anomaly_from_mintpy, residual_figure, timeseries_file
 from insarhub.monitoring import (
     MIN_TIMESERIES_DATES,
     MonitorBusyError,
     MonitorConfig,
-    announce,
-    anomaly_from_mintpy,
     aoi_lock,
     chosen_product,
     enough_dates,
@@ -41,7 +39,6 @@ from insarhub.monitoring import (
     new_acquisitions,
     processed_dates,
     record_product,
-    timeseries_file,
     timeseries_summary,
 )
 from insarhub.options import NetworkOptions, as_model

@@ -30,15 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from insarhub.anomaly import (  # noqa: F401  (re-exported: callers import them from here)
-    AlertConfig,
-    AnomalyRegion,
-    AnomalyReport,
-    announce,
-    anomaly_from_mintpy,
-    detect_anomaly,
-    timeseries_file,
-)
+from insarhub.anomaly.config import AlertConfig
 from insarhub.errors import ConfigError, InsarHubError
 from insarhub.granules import acquisition_date  # noqa: F401  (re-exported: callers import it here)
 from insarhub.network.options import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
@@ -309,8 +301,11 @@ def timeseries_summary(mintpy_dir: str | Path) -> dict[str, Any]:
     """What a MintPy run made: dates, interferograms, velocity range (mm/yr, 2-98 %)."""
     import h5py
 
+    from insarhub.anomaly.mintpy import timeseries_file  # the detector imports scipy.stats
+
     folder = Path(mintpy_dir)
     summary: dict[str, Any] = {"mintpy_dir": str(folder)}
+
     with h5py.File(timeseries_file(folder), "r") as h5:
         summary["dates"] = [d.decode() for d in h5["date"][()]]
     ifgram = folder / "inputs" / "ifgramStack.h5"

@@ -309,10 +309,11 @@ class IsceS1Processor(BaseProcessor):
         step_status = {step.name: _step_status(s, alive)
                        for step, s in zip(plan.steps, states, strict=True)}
         current = next((n for n, s in step_status.items() if s != SUCCEEDED), None)
-        detail = {"runner": self._runner_word(alive, state), "runner_alive": alive,
+        runner = self._runner_word(alive, state)
+        detail = {"runner": runner, "runner_alive": alive,
                   "steps": step_status, "current_step": current,
                   "isce_dir": str(self.isce_dir), "logs": str(self.paths.root / "steps")}
-        if detail["runner"].startswith("stopped unexpectedly"):  # say why, where it can be read
+        if runner.startswith("stopped unexpectedly"):  # say why, where it can be read
             detail["runner_log"] = _tail(self.paths.log)
         return IsceStatus(counts=counts, failed=failed, detail=detail)
 

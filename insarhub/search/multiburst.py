@@ -29,7 +29,6 @@ from datetime import date
 from typing import Any
 
 import shapely
-from asf_search import S1MultiBurst, S1MultiBurstGroup
 from shapely.geometry import mapping, shape
 
 from insarhub.errors import StackError
@@ -107,6 +106,8 @@ def check_group(cells: Sequence[Cell], path: int = 0) -> None:
     by_burst: dict[int, list[str]] = {}
     for number, swath in cells:
         by_burst.setdefault(number, []).append(f"IW{swath}")
+    from asf_search import S1MultiBurst, S1MultiBurstGroup  # asf_search costs ~1 s to import
+
     S1MultiBurstGroup([S1MultiBurst(f"{path}_{n:06d}", tuple(sorted(s)))
                        for n, s in sorted(by_burst.items())])
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-
-from asf_search import ASFProduct
+from typing import TYPE_CHECKING
 
 from insarhub.errors import StackError
 
+if TYPE_CHECKING:  # asf_search costs ~1 s to import; a command that only parses names skips it
+    from asf_search import ASFProduct
+
 StackKey = tuple[int, int] | str
-Stacks = dict[StackKey, list[ASFProduct]]
+Stacks = dict[StackKey, list["ASFProduct"]]
 
 _SLC_DIR = re.compile(r"^p(\d+)_f(\d+)$")
 _BURST_ID = re.compile(r"^\d{3}_\d{6}_IW[123]$")

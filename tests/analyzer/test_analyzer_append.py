@@ -22,7 +22,8 @@ from insarhub.analyzer.hyp3_sbas import Hyp3SBASAnalyzer
 from insarhub.analyzer.journal import JOURNAL_NAME, STAGING_NAME
 from insarhub.analyzer.template import read_template
 from insarhub.analyzer.update_plan import STATE_NAME, plan_update, read_state
-from insarhub.monitoring import AlertConfig, anomaly_from_mintpy, timeseries_summary
+from insarhub.anomaly import AlertConfig, anomaly_from_mintpy
+from insarhub.monitoring import timeseries_summary
 
 DATES = 10
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from mintpy.utils import writefile
 
+from insarhub.anomaly import AlertConfig, AnomalyReport, anomaly_from_mintpy
 from insarhub.anomaly.synthetic import WAVELENGTH_M, Earth, add_unwrap_error, make_stack
 from insarhub.errors import ConfigError
-from insarhub.monitoring import AlertConfig, AnomalyReport, anomaly_from_mintpy
 
 Y_FIRST, X_FIRST, STEP = 37.95, -112.95, 0.00072  # ~80 m x 64 m at 37.9 N
 

@@ -19,7 +19,7 @@ from typing import Any
 from insarhub_sandbox.catalog.stacks import PATHS, PathOrbit, StackSpec, platform_for
 
 REPEAT_DAYS = 12
-HALF_SIDE_M = 1200.0  # a small AOI: 2.4 km square, inside the simulated 40+ px canvas
+HALF_SIDE_M = 2500.0  # a small AOI: 5 km square (~62 px at 80 m; the alert needs >= ~60 px)
 LARGE_SIDE_DEG = (1.6, 1.1)  # a large AOI (lon, lat extent): more than 15 bursts
 RESERVED_PATHS = {20, 93, 100}  # Utah's
 
