@@ -56,6 +56,10 @@ PAIR_SHARE = 2.0 / 3.0  # share of the false-alarm rate spent on the mean of the
 POOL_SCALES = 2.0  # neighbourhood of the noise prior, in filter widths
 ROUGHNESS_DATES = 12  # past dates whose z-maps give the field's smoothness
 MIN_VALID_PIXELS = 64
+# a map narrower than this many widest bowls can hardly tell a bowl from atmosphere: with 80 m
+# pixels and bowls up to 1 km, 2.2 km maps found no 40 mm event, 5.1 km maps all of them
+# (bench/results/anomaly_map_size.json)
+MIN_SIDE_IN_BOWLS = 5.0
 PRIOR_ONLY_WEIGHT = 1e6  # a prior that takes all the weight, as a count
 
 
@@ -306,6 +310,12 @@ def detect_anomaly(
     report = _judge(parts, valid, [s / pixel_size_m for s in scales_m], scales_m,
                     false_alarm_rate, threshold_mm, pixel_size_m, newest, previous)
     report.unwrapping_errors = [_unwrap_region(e, pixel_size_m) for e in parts.unwrapping]
+    side_m, needed_m = min(shape) * pixel_size_m, MIN_SIDE_IN_BOWLS * max(scales_m)
+    if side_m < needed_m:
+        report.reason += (f"; the map is {side_m / 1000:.1f} km across, less than the "
+                          f"{needed_m / 1000:.1f} km ({MIN_SIDE_IN_BOWLS:g}x the widest bowl "
+                          f"sought, {max(scales_m):.0f} m) that tells a bowl from atmosphere: "
+                          "events may go unseen; use a larger AOI or narrower alert.scales_m")
     if parts.good is not None:
         report.masked_pixels = int((valid & ~parts.good[-1]).sum())
     return report

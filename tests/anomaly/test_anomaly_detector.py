@@ -87,6 +87,18 @@ def test_masked_pixels_are_never_part_of_a_region() -> None:
     assert report.region_labels is not None and not report.region_labels[~mask].any()
 
 
+def test_a_map_too_small_for_the_bowls_says_so() -> None:
+    small = stack(5, atmosphere_mm=6.0, size=28)  # 2.2 km: narrower than 5 x the 1 km bowl
+    report = detect_anomaly(small.dates, small.displacement_m, height=small.height)
+    assert "the map is 2.2 km across" in report.reason and "larger AOI" in report.reason
+    narrow = detect_anomaly(small.dates, small.displacement_m, height=small.height,
+                            scales_m=[250.0, 354.0])  # bowls up to 354 m fit in 2.2 km
+    assert "km across" not in narrow.reason
+    large = stack(5, atmosphere_mm=6.0, size=64)
+    assert "km across" not in detect_anomaly(large.dates, large.displacement_m,
+                                             height=large.height).reason
+
+
 def test_too_few_dates_and_bad_shapes_are_explained() -> None:
     dates = [date(2020, 1, 2) + timedelta(days=12 * i) for i in range(6)]
     cube = np.zeros((6, 30, 30), dtype=np.float32)
