@@ -36,7 +36,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--network", action="store_true", help="run tests that reach the real ASF")
 
 
+# Fixtures that cost a MintPy run or a set of real servers to build (module or session scope).
+# The tests that use one run on one xdist worker (`--dist loadgroup`), which builds it once;
+# spread over the workers, each worker would build its own.
+EXPENSIVE_FIXTURES = ("fleet_stack", "service", "pipeline_run", "appended", "stack", "clean_run",
+                      "noisy_run", "synthetic_run", "products", "mintpy_run", "built_frame",
+                      "simulated")
+
+
+def _shared_fixture_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test using an expensive fixture: where the fixture is defined."""
+    info = getattr(item, "_fixtureinfo", None)
+    for name in EXPENSIVE_FIXTURES:
+        definitions = info.name2fixturedefs.get(name) if info is not None else None
+        if definitions and definitions[-1].scope in ("module", "session"):
+            return definitions[-1].baseid or "tests"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _shared_fixture_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     if config.getoption("--network"):
         return
     skip = pytest.mark.skip(reason="reaches the real ASF/HyP3: run with --network")
