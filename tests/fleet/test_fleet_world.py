@@ -37,6 +37,15 @@ def test_a_world_of_distinct_aois() -> None:
     assert make_world(12, "2023-01-01") == world  # deterministic
 
 
+def test_a_world_of_a_hundred_aois_and_one_too_many() -> None:
+    world = make_world(100, "2023-01-25", cycles=3)
+    assert len({a.path for a in world.aois}) == 100  # an orbit each, none of Utah's
+    assert not {20, 93, 100} & {a.path for a in world.aois}
+    assert [a.name for a in world.aois[:2]] == ["w000-p4", "w001-p11"]  # smaller worlds kept
+    with pytest.raises(ValueError, match="at most 172 world AOIs"):
+        make_world(173, "2023-01-25")
+
+
 def test_the_sandbox_serves_each_aoi_and_its_clock_adds_dates(
         world_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key, value in world_sandbox.env().items():

@@ -83,16 +83,14 @@ def _place(i: int) -> tuple[float, float]:
 
 
 def _paths(n: int) -> list[int]:
-    out: list[int] = []
-    candidate = 3
-    while len(out) < n:
-        candidate = candidate % 175 + 1
-        if candidate not in RESERVED_PATHS and candidate not in out:
-            out.append(candidate)
-        candidate += 6  # spread over the 175 tracks
-    if n > 175 - len(RESERVED_PATHS):
-        raise ValueError(f"at most {175 - len(RESERVED_PATHS)} world AOIs (one orbit each)")
-    return out
+    """`n` distinct relative orbits, none of Utah's: every 7th track first (25 of them, spread
+    over the 175), then the other tracks in order."""
+    free = 175 - len(RESERVED_PATHS)
+    if n > free:
+        raise ValueError(f"at most {free} world AOIs (one orbit each), got {n}")
+    spread = [(3 + 7 * k) % 175 + 1 for k in range(25)]
+    rest = [p for p in range(1, 176) if p not in spread]
+    return [p for p in spread + rest if p not in RESERVED_PATHS][:n]
 
 
 def _start_time(lon: float, ascending: bool) -> str:
