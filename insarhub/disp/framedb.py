@@ -50,7 +50,10 @@ def configure(data_dir: str | Path | None = None) -> Path:
 
 def require(name: str) -> Path:
     """The path of one database file, or a DispError naming it."""
-    folder = configure() if _configured is None else _configured
+    folder = _configured
+    env = os.environ.get(ENV)
+    if folder is None or (env and Path(env).expanduser().resolve() != folder):
+        folder = configure()  # first use, or OPERA_UTILS_DATA_DIR now names another folder
     path = folder / name
     if not path.is_file():
         raise DispError(f"opera-utils database file {name} is missing from {folder} ({ENV}); "

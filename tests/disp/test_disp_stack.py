@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -106,3 +108,17 @@ def test_an_aoi_reads_only_its_window_of_the_frame(built_frame, disp_sandbox, tm
     assert both.mean() > 0.8 and np.abs(sub - part)[both].max() < 1e-5
     with h5py.File(tmp_path / "m" / "geometryGeo.h5") as f:
         assert f["incidenceAngle"].shape == part.shape[1:]
+
+
+def test_the_frame_database_follows_opera_utils_data_dir(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opera_utils import datasets
+
+    name = f"frame-geometries-simple-{datasets.BURST_DB_VERSION}.geojson.zip"
+    for folder in ("first", "second"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes(b"zip")
+    monkeypatch.setenv("OPERA_UTILS_DATA_DIR", str(tmp_path / "first"))
+    assert framedb.require(name) == (tmp_path / "first" / name).resolve()
+    monkeypatch.setenv("OPERA_UTILS_DATA_DIR", str(tmp_path / "second"))  # another sandbox
+    assert framedb.require(name) == (tmp_path / "second" / name).resolve()
