@@ -46,9 +46,11 @@ EXPENSIVE_FIXTURES = ("fleet_stack", "service", "pipeline_run", "appended", "sta
 
 def _shared_fixture_group(item: pytest.Item) -> str | None:
     """The xdist group of a test using an expensive fixture: where the fixture is defined."""
-    info = getattr(item, "_fixtureinfo", None)
+    info = getattr(item, "_fixtureinfo", None)  # doctest items have none
+    if info is None:
+        return None
     for name in EXPENSIVE_FIXTURES:
-        definitions = info.name2fixturedefs.get(name) if info is not None else None
+        definitions = info.name2fixturedefs.get(name)
         if definitions and definitions[-1].scope in ("module", "session"):
             return definitions[-1].baseid or "tests"
     return None
