@@ -86,7 +86,7 @@ def estimate_all(fleet: Fleet) -> tuple[dict[str, tuple[Need, list[str]]], dict[
             problems[name] = f"fleet entry {name}: search failed: {exc}"
             continue
         orbit = entry.orbit or remembered_orbit(config.workdir)
-        stack = pick_stack(stacks, orbit)
+        stack = pick_stack(stacks, orbit, config.workdir)
         if stack is None:
             where = f" on orbit {orbit}" if orbit else ""
             problems[name] = (f"fleet entry {name}: no Sentinel-1 acquisition over geometry "

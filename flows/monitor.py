@@ -37,6 +37,7 @@ from insarhub.monitoring import (
     enough_dates,
     find_config,
     new_acquisitions,
+    orbit_stack,
     processed_dates,
     record_product,
     timeseries_summary,
@@ -270,8 +271,9 @@ def monitor_cycle(config: MonitorConfig, end: date | None = None,
     stacks = search_scenes.with_options(refresh_cache=True)(
         config.aoi, config.start.isoformat(), end.isoformat() if end else None, product, wanted,
         catalog=settings.asf_url())
-    if config.orbit is not None:  # the stack of that relative orbit (the first, if split)
-        stacks = [s for s in stacks if s["name"].startswith(f"p{config.orbit}_")][:1]
+    if config.orbit is not None:  # the stack of that relative orbit (see orbit_stack)
+        chosen = orbit_stack(stacks, config.orbit, workdir)
+        stacks = [dict(chosen)] if chosen is not None else []
     result: dict[str, Any] = {"aoi": config.name, "new_dates": [], "pairs_submitted": 0}
     if not stacks:
         logger.warning("%s: no scenes in stack %s since %s", config.name, config.stack,

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from pydantic import (
 from insarhub.anomaly.config import AlertConfig
 from insarhub.errors import ConfigError, InsarHubError
 from insarhub.granules import acquisition_date  # noqa: F401  (re-exported: callers import it here)
+from insarhub.ledger import DB_NAME
 from insarhub.network.options import DEFAULT_MAX_DEGREE, DEFAULT_NEW_DATE_NEIGHBOURS
 
 log = logging.getLogger(__name__)
@@ -347,3 +348,14 @@ def record_product(workdir: str | Path, product: str, detail: Mapping[str, Any] 
     path.write_text(json.dumps({"product": product, "chosen_at": datetime.now().isoformat(),
                                 **(detail or {})}, indent=1))
     return path
+
+
+def orbit_stack(stacks: Sequence[Mapping[str, Any]], orbit: int, workdir: str | Path
+                ) -> Mapping[str, Any] | None:
+    """The stack of relative orbit `orbit` among searched `stacks` (`search_scenes` records):
+    the one whose folder already holds this AOI's ledger (a time series never changes stack),
+    else the first (the search puts the stack covering most of the AOI first when an AOI of
+    more than 15 burst-swaths is split)."""
+    mine = [s for s in stacks if str(s["name"]).startswith(f"p{orbit}_")]
+    started = [s for s in mine if (Path(workdir) / str(s["name"]) / DB_NAME).is_file()]
+    return (started or mine or [None])[0]

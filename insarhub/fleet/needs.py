@@ -18,7 +18,13 @@ from typing import Any
 from insarhub.credits import gamma_pair_cost, job_cost, multi_burst_pair_cost
 from insarhub.fleet.budget import Need
 from insarhub.ledger import DB_NAME, QUEUED, SUBMITTED, Ledger
-from insarhub.monitoring import MonitorConfig, acquisition_date, chosen_product, processed_dates
+from insarhub.monitoring import (
+    MonitorConfig,
+    acquisition_date,
+    chosen_product,
+    orbit_stack,
+    processed_dates,
+)
 
 ORBIT_FILE = "fleet_orbit.json"
 
@@ -30,12 +36,11 @@ def scene_dates(stack: Mapping[str, Any]) -> list[date]:
     return sorted(days)
 
 
-def pick_stack(stacks: Sequence[Mapping[str, Any]], orbit: int | None
+def pick_stack(stacks: Sequence[Mapping[str, Any]], orbit: int | None, workdir: str | Path
                ) -> Mapping[str, Any] | None:
-    """The stack of `orbit` (its first, as the monitor takes), or the one with most dates."""
+    """The stack of `orbit` (the one the monitor takes), or the one with most dates."""
     if orbit:
-        mine = [s for s in stacks if str(s["name"]).startswith(f"p{orbit}_")]
-        return mine[0] if mine else None
+        return orbit_stack(stacks, orbit, workdir)
     return max(stacks, key=lambda s: (len(scene_dates(s)), str(s["name"])), default=None)
 
 

@@ -380,7 +380,8 @@ class S1BurstSearch(Downloader):
     """Sentinel-1 IW bursts (SLC-BURST), grouped per relative orbit into multi-burst stacks.
 
     The bursts over the AOI of each relative orbit form one stack (at most 15 burst-swaths,
-    contiguous, as HyP3's INSAR_ISCE_MULTI_BURST takes them; more are split and said), keyed
+    contiguous, as HyP3's INSAR_ISCE_MULTI_BURST takes them; more are split and said, the
+    stack covering most of the AOI first), keyed
     like "p100_IW1-3_213524-213530"; a date missing a burst of the set is left out and
     reported (`left_out`). See `insarhub.search.multiburst`.
     """
@@ -405,7 +406,8 @@ class S1BurstSearch(Downloader):
         if self.grouping.text():
             console.show(self.grouping.text())
         stacks: Stacks = {k: v for k, v in self.grouping.stacks.items()}
-        return {k: stacks[k] for k in sorted(stacks, key=lambda k: _burst_order(k, stacks[k]))}
+        order = {k: _burst_order(k, stacks[k], self.aoi) for k in stacks}
+        return {k: stacks[k] for k in sorted(stacks, key=order.__getitem__)}
 
     def _whole_dates(self, stacks: Stacks) -> Stacks:
         out: Stacks = {}
@@ -432,6 +434,15 @@ class S1BurstSearch(Downloader):
         return row
 
 
-def _burst_order(key: StackKey, products: Sequence[ASFProduct]) -> tuple[int, str]:
+def _burst_order(key: StackKey, products: Sequence[ASFProduct], aoi: Any
+                 ) -> tuple[int, str, float, str]:
+    """Ascending orbits first, then by orbit; the stacks an orbit was split into (an AOI of
+    more than 15 burst-swaths), the one covering most of the AOI first: "the stack of an orbit"
+    (a monitoring config's `stack: <orbit>`) is then the one that sees most of the AOI."""
     direction = str(products[0].properties.get("flightDirection") or "")
-    return (0 if direction.upper().startswith("A") else 1, str(key))
+    covered = 0.0
+    if aoi is not None and aoi.area > 0:
+        union = shapely.union_all([filters.footprint(p) for p in products])
+        covered = float(union.intersection(aoi).area / aoi.area)
+    return (0 if direction.upper().startswith("A") else 1, str(key).split("_", 1)[0],
+            -round(covered, 6), str(key))

@@ -54,9 +54,15 @@ def test_a_new_aoi_needs_its_whole_first_network_priced_per_date(tmp_path: Path)
 
     found = [stack("p20_f118", ["2020-01-06"]),
              stack("p100_f466", ["2020-01-02", "2020-01-14", "2020-01-26", "2020-02-07"])]
-    assert pick_stack(found, None)["name"] == "p100_f466"  # the most dates
-    assert pick_stack(found, 20)["name"] == "p20_f118"
-    assert pick_stack(found, 93) is None  # no coverage on that orbit
+    assert pick_stack(found, None, tmp_path)["name"] == "p100_f466"  # the most dates
+    assert pick_stack(found, 20, tmp_path)["name"] == "p20_f118"
+    assert pick_stack(found, 93, tmp_path) is None  # no coverage on that orbit
+    split = [stack("p71_IW1-3_150350-150355", ["2020-01-02"]),  # the search's first
+             stack("p71_IW1-2_150359", ["2020-01-02"])]
+    assert pick_stack(split, 71, tmp_path)["name"] == "p71_IW1-3_150350-150355"
+    (tmp_path / "p71_IW1-2_150359").mkdir()
+    (tmp_path / "p71_IW1-2_150359" / "insarhub.db").touch()  # the AOI's series is there
+    assert pick_stack(split, 71, tmp_path)["name"] == "p71_IW1-2_150359"  # never switches
     config = MonitorConfig.from_dict({"name": "cedar", "aoi": [-113.05, 37.74, -112.68, 38.0],
                                       "stack": 100, "start": "2020-01-01",
                                       "workdir": str(tmp_path), "new_date_pairs": 3})

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from insarhub_sandbox.catalog.world import make_world
 from insarhub_sandbox.server import Sandbox, SandboxOptions
+from shapely import union_all
+from shapely.geometry import box, shape
 
 from insarhub import Downloader
 
@@ -74,3 +76,36 @@ def test_the_sandbox_serves_each_aoi_and_its_clock_adds_dates(
            for p in group}
     assert len(ids) > 15  # a large AOI: more bursts than one multi-burst job takes
     assert len(bursts.stacks) >= 2  # so its multi-burst stacks are split
+    area = box(*large.bbox)
+    covered = [union_all([shape(p.geometry) for p in group]).intersection(area).area / area.area
+               for group in bursts.stacks.values()]
+    # "the stack of the orbit" a monitor takes is the first: the one that sees most of the AOI
+    assert covered == sorted(covered, reverse=True) and covered[0] > 0.5, covered
+
+
+def test_a_split_large_aoi_is_monitored_on_the_stack_that_sees_most_of_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """w084 (large, near the equator) splits into three stacks of orbit 71; by name the first
+    is a 2-burst group that covers 1 % of the AOI (its runs failed: "the AOI does not intersect
+    the interferograms' common extent"). The stack of the orbit is now the one covering most."""
+    from insarhub.fleet.needs import pick_stack
+
+    world = make_world(85, "2023-01-25", cycles=3)
+    aoi = world.aois[84]
+    assert aoi.large and aoi.path == 71
+    options = SandboxOptions(data_dir=tmp_path / "sandbox", now="2023-01-25", grid_size=32,
+                             extra={"world": world})
+    with Sandbox(options) as sandbox:
+        for key, value in sandbox.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(tmp_path)
+        bursts = Downloader.create("S1_Burst", intersectsWith=list(aoi.bbox), start="2022-12-01")
+        bursts.search(allow_empty=True)
+    area = box(*aoi.bbox)
+    covered = {str(k): union_all([shape(p.geometry) for p in group]).intersection(area).area
+               / area.area for k, group in bursts.stacks.items()}
+    assert len(covered) == 3 and min(covered.values()) < 0.05  # one is a sliver
+    records = [{"name": name, "scenes": []} for name in covered]
+    chosen = pick_stack(records, 71, tmp_path / "w084")
+    assert chosen is not None
+    assert covered[str(chosen["name"])] == max(covered.values()) > 0.5
