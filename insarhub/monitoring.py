@@ -358,4 +358,5 @@ def orbit_stack(stacks: Sequence[Mapping[str, Any]], orbit: int, workdir: str | 
     more than 15 burst-swaths is split)."""
     mine = [s for s in stacks if str(s["name"]).startswith(f"p{orbit}_")]
     started = [s for s in mine if (Path(workdir) / str(s["name"]) / DB_NAME).is_file()]
-    return (started or mine or [None])[0]
+    chosen = started or mine
+    return chosen[0] if chosen else None
