@@ -8,11 +8,16 @@ Each setting draws random 40-date, 200x200 px (80 m) stacks (`insarhub.anomaly.s
 - `unwrap`: the mountain with unwrapping errors (a patch off by +-1 cycle in
   `--unwrap-rate` of the interferograms; each date paired with its 3 predecessors);
 - `unwrap_unchecked`: the same stacks (same seed) judged without their pairs (no closure);
-- `winter`: the mountain with the newest dates in winter, when the high ground decorrelates.
+- `winter`: the mountain with the newest dates in winter, when the high ground decorrelates;
+- `watched`: the mountain with one watched site (`alert.watch`, 1 km radius): at the event's
+  place on event stacks, at a random place (2 km inside) on event-free ones.
 Event stacks carry a 30 mm, sigma 400 m subsidence bowl from date 39 of 40 (steps: detected
 on the first or second date; ramps from date 34 to 37: detected by three dates after the
 end). Event-free stacks give the false alarms per AOI-cycle (both newest cycles judged).
-`--sweep` sizes give the smallest event detected 90 % of the time (mountain). The detector runs
+`--sweep` sizes give the smallest event detected 90 % of the time (mountain, or
+`--sweep-setting watched`); `--bound` the ideal observer's curve (a matched filter that knows
+the bowl's shape, scale and each date's atmosphere, at the detector's own AOI-wide and
+watched thresholds), the most any detector judging two dates can find. The detector runs
 with its defaults (`AlertConfig`); the pairs and the per-date reliability go to it where the
 setting has them. One JSON per run; `--merge` joins runs into bench/results/anomaly.json.
 
@@ -40,6 +45,7 @@ from insarhub.anomaly.synthetic import Earth, Stack, make_stack
 MATCH_KM = 1.5
 EVENT_MM = -30.0
 WINTER_START = date(2019, 10, 5)  # the newest dates of 40 fall in January
+WATCH_RADIUS_M = 1000.0
 RESULTS = Path(__file__).resolve().parent / "results" / "anomaly.json"
 
 
@@ -60,10 +66,28 @@ def settings(unwrap_rate: float) -> dict[str, dict[str, Any]]:
                              "atmosphere_mm": 8.0, "check": False},
         "winter": {"earth": mountain(winter=True), "atmosphere_mm": 8.0,
                    "start": WINTER_START},
+        "watched": {"earth": mountain(), "atmosphere_mm": 8.0, "watch": True},
     }
 
 
-def _detect(stack: Stack, count: int, check: bool = True) -> tuple[AnomalyReport, float]:
+def _disc(stack: Stack, row: float, col: float) -> np.ndarray:
+    rows, cols = np.mgrid[0:stack.height.shape[0], 0:stack.height.shape[1]]
+    return np.hypot(rows - row, cols - col) * stack.pixel_m <= WATCH_RADIUS_M
+
+
+def _site(rng: np.random.Generator, stack: Stack, setting: dict[str, Any]) -> np.ndarray | None:
+    """The watched site of a stack: at its event, else at a random place 2 km inside."""
+    if not setting.get("watch"):
+        return None
+    if stack.event is not None:
+        return _disc(stack, stack.event.row, stack.event.col)
+    margin = 2000.0 / stack.pixel_m
+    row, col = rng.uniform(margin, stack.height.shape[0] - margin, 2)
+    return _disc(stack, row, col)
+
+
+def _detect(stack: Stack, count: int, check: bool = True, watch: np.ndarray | None = None
+            ) -> tuple[AnomalyReport, float]:
     alert = AlertConfig()
     pairs = {(stack.dates[i], stack.dates[j]): v for (i, j), v in stack.pairs.items()
              if j < count and check}
@@ -72,7 +96,8 @@ def _detect(stack: Stack, count: int, check: bool = True) -> tuple[AnomalyReport
                             height=stack.height, pixel_size_m=stack.pixel_m,
                             false_alarm_rate=alert.false_alarm_rate, scales_m=alert.scales_m,
                             min_dates=alert.min_dates, pairs=pairs or None,
-                            reliable=None if stack.reliable is None else stack.reliable[:count])
+                            reliable=None if stack.reliable is None else stack.reliable[:count],
+                            watch=watch)
     return report, time.perf_counter() - started
 
 
@@ -85,7 +110,8 @@ def _make(rng: np.random.Generator, setting: dict[str, Any], event_mm: float | N
                       n_dates=n_dates, start=setting.get("start", date(2020, 1, 2)))
 
 
-def _event_trial(stack: Stack, times: list[float]) -> dict[str, Any]:
+def _event_trial(stack: Stack, times: list[float], watch: np.ndarray | None = None
+                 ) -> dict[str, Any]:
     """Cycles from the event's first date on, until detected: steps two cycles (first or second
     date), ramps until three dates after the ramp's end."""
     event = stack.event
@@ -95,7 +121,7 @@ def _event_trial(stack: Stack, times: list[float]) -> dict[str, Any]:
                               "magnitude_mm": None, "false_regions": 0}
     for cycle, newest in enumerate(range(event.first_index, min(last, len(stack.dates) - 1) + 1),
                                    start=1):
-        report, seconds = _detect(stack, newest + 1)
+        report, seconds = _detect(stack, newest + 1, watch=watch)
         times.append(seconds)
         distances = [math.hypot(r.row - event.row, r.col - event.col) * stack.pixel_m
                      for r in report.regions]
@@ -146,15 +172,21 @@ def _log(kind: str, name: str, event_mm: float | None, result: dict[str, Any]) -
                                      **result}) + "\n")
 
 
-def _free_trial(stack: Stack, setting: dict[str, Any], times: list[float]) -> dict[str, Any]:
+def _free_trial(stack: Stack, setting: dict[str, Any], times: list[float],
+                watch: np.ndarray | None = None) -> dict[str, Any]:
     """Both newest cycles of an event-free stack: alarms, calibration, unwrapping outcome."""
     result: dict[str, Any] = {"cycles": 0, "alarms": 0, "calibration": [],
                               "unwrap": {"errors": 0, "found": 0, "spurious": 0,
                                          "as_deformation": 0}}
     for count in (len(stack.dates) - 1, len(stack.dates)):
-        report, seconds = _detect(stack, count, setting.get("check", True))
+        report, seconds = _detect(stack, count, setting.get("check", True), watch)
         times.append(seconds)
         result["cycles"] += 1
+        result.setdefault("z_threshold", []).append(report.z_threshold)
+        if watch is not None:
+            result.setdefault("watch_z_threshold", []).append(report.watch_z_threshold)
+            result["watched_alarms"] = result.get("watched_alarms", 0) + any(
+                r.watched for r in report.regions)
         result["alarms"] += bool(report.regions)
         result["calibration"].append(report.calibration or 1.0)
         if setting["earth"].unwrap_error_rate:
@@ -192,6 +224,13 @@ def summarise(events: list[dict[str, Any]], free: list[dict[str, Any]], unwrap_r
                     "measured_minus_nominal_pp": round(100 * (measured["rate"] - nominal), 2),
                     "median_calibration_ratio": round(float(np.median(
                         [c for t in free for c in t["calibration"]])), 3)})
+        for key in ("z_threshold", "watch_z_threshold"):
+            values = [z for t in free for z in t.get(key, []) if z is not None]
+            if values:
+                out[f"median_{key}"] = round(float(np.median(values)), 2)
+        if any("watched_alarms" in t for t in free):
+            out["false_alarms_at_the_site"] = _binomial(
+                sum(t.get("watched_alarms", 0) for t in free), cycles)
         if unwrap_rate:
             unwrap = {k: sum(t["unwrap"][k] for t in free)
                       for k in ("errors", "found", "spurious", "as_deformation")}
@@ -211,12 +250,14 @@ def run_setting(name: str, setting: dict[str, Any], rng: np.random.Generator, st
     for index in range(max(stacks, free_stacks)):
         if index < stacks:
             times: list[float] = []
-            trial = _event_trial(_make(rng, setting, event_mm), times)
+            stack = _make(rng, setting, event_mm)
+            trial = _event_trial(stack, times, _site(rng, stack, setting))
             trial["seconds"] = times
             events.append(trial)
             _log("event", name, event_mm, trial)
         if index < free_stacks:
-            trial = _free_trial(_make(rng, setting, None), setting, [])
+            stack = _make(rng, setting, None)
+            trial = _free_trial(stack, setting, [], _site(rng, stack, setting))
             free.append(trial)
             _log("free", name, None, trial)
     out = {"atmosphere_mm": setting["atmosphere_mm"],
@@ -234,22 +275,72 @@ def assemble(progress: Path, unwrap_rate: float) -> dict[str, Any]:
         sizes = sorted({line["event_mm"] for line in mine if line["kind"] == "event"})
         free = [line for line in mine if line["kind"] == "free"]
         rate = unwrap_rate if name.startswith("unwrap") else 0.0
-        if name == "sweep":
-            out["sweep"] = {f"{-s:g}mm": summarise([x for x in mine if x["event_mm"] == s], [],
-                                                   0.0, s)["detection"] for s in sizes}
+        if name.startswith("sweep"):
+            out[name] = {f"{-s:g}mm": summarise([x for x in mine if x["event_mm"] == s], [],
+                                                0.0, s)["detection"] for s in sizes}
             continue
         events = [line for line in mine if line["kind"] == "event"]
         out[name] = summarise(events, free, rate, sizes[0] if sizes else EVENT_MM)
     return out
 
 
-def sweep(setting: dict[str, Any], rng: np.random.Generator, stacks: int,
+def sweep(name: str, setting: dict[str, Any], rng: np.random.Generator, stacks: int,
           sizes: list[float]) -> dict[str, Any]:
-    rates = {f"{s:g}mm": run_setting("sweep", setting, rng, stacks, 0, -s)["detection"]
+    label = "sweep" if name == "mountain" else f"sweep_{name}"
+    rates = {f"{s:g}mm": run_setting(label, setting, rng, stacks, 0, -s)["detection"]
              for s in sizes}
     smallest = next((s for s in sorted(sizes) if rates[f"{s:g}mm"]["rate"] >= 0.9
                      and all(rates[f"{b:g}mm"]["rate"] >= 0.9 for b in sizes if b > s)), None)
     return {"sizes": rates, "stacks_per_size": stacks, "smallest_mm_90pct": smallest}
+
+
+def matched_snr_per_mm(rng: np.random.Generator, sigma_m: float = 400.0, size: int = 200,
+                       pixel_m: float = 80.0, fields: int = 40) -> float:
+    """The signal-to-noise of a 1 mm, `sigma_m` bowl per mm of turbulence std (k^-8/3 over
+    the map, as the synthetic Earth draws it), at the detector's best scale: its own filters,
+    plane removed, whitened by the noise's own spectrum."""
+    from insarhub.anomaly import filters
+    from insarhub.anomaly.config import DEFAULT_SCALES_M
+    from insarhub.anomaly.synthetic import powerlaw_fields
+
+    noise = filters.remove_plane(powerlaw_fields(rng, fields, size, 8.0 / 3.0) / 1000.0,
+                                 np.ones((size, size), bool))
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    bowl = np.exp(-((rows - size / 2) ** 2 + (cols - size / 2) ** 2) * pixel_m ** 2
+                  / (2 * sigma_m ** 2)) / 1000.0
+    matched, spectra = filters.make_filters(noise, [s / pixel_m for s in DEFAULT_SCALES_M])
+    signal = matched.spectra(bowl[None])
+    best = 0.0
+    for index in range(len(DEFAULT_SCALES_M)):
+        spread = float(np.std(matched.apply(spectra, index)))
+        best = max(best, float(matched.apply(signal, index)[0, size // 2, size // 2]) / spread)
+    return best
+
+
+def ideal_bound(rng: np.random.Generator, sizes: list[float], thresholds: dict[str, float],
+                draws: int = 200_000) -> dict[str, Any]:
+    """Detection within two dates of a step's onset by an ideal observer: the matched filter
+    at the best scale on the first date, then on both dates weighted by each one's atmosphere
+    (the mountain's 0.6-3x turbulence, median 8 mm), at each given z threshold. Taken as
+    independent, the two chances give an upper bound; trend, white noise and the noise
+    estimate's own error only lower it."""
+    per_mm = matched_snr_per_mm(rng)
+    low, high = 0.6, 3.0
+    factors = np.exp(rng.uniform(math.log(low), math.log(high), (draws, 2)))
+    turbulence = 8.0 * factors / math.sqrt(low * high)
+    from scipy.stats import norm
+
+    curves: dict[str, Any] = {}
+    for name, u in thresholds.items():
+        rates = {}
+        for size in sizes:
+            first = size * per_mm / turbulence[:, 0]
+            both = np.hypot(first, size * per_mm / turbulence[:, 1])
+            p = 1 - (1 - norm.cdf(first - u)) * (1 - norm.cdf(both - u))
+            rates[f"{size:g}mm"] = round(float(p.mean()), 3)
+        smallest = next((s for s in sorted(sizes) if rates[f"{s:g}mm"] >= 0.9), None)
+        curves[name] = {"z_threshold": u, "detection": rates, "smallest_mm_90pct": smallest}
+    return {"snr_per_mm_per_mm_turbulence": round(per_mm, 4), "curves": curves}
 
 
 def timing(name: str, setting: dict[str, Any], dates: int = 150, size: int = 1000
@@ -287,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", type=float, nargs="*", default=[],
                         help="event sizes (mm) for the smallest-event curve (mountain)")
     parser.add_argument("--sweep-stacks", type=int, default=50)
+    parser.add_argument("--sweep-setting", default="mountain", help="mountain or watched")
+    parser.add_argument("--bound", type=float, nargs="*", default=[],
+                        help="event sizes (mm) for the ideal observer's curve")
+    parser.add_argument("--bound-z", type=float, nargs="*", default=[4.8, 4.2],
+                        help="z thresholds for it: AOI-wide and watched (measured medians)")
     parser.add_argument("--unwrap-rate", type=float, default=0.05,
                         help="share of interferograms with an unwrapping error")
     parser.add_argument("--timing", nargs="*", default=[], help="settings to time at 1000x1000x150")
@@ -330,8 +426,15 @@ def main(argv: list[str] | None = None) -> int:
                                                 args.free_stacks)
         save()
     if args.sweep:
-        results["sweep"] = {"mountain": sweep(table["mountain"], rng, args.sweep_stacks,
-                                              args.sweep)}
+        results["sweep"] = {args.sweep_setting: sweep(args.sweep_setting,
+                                                       table[args.sweep_setting], rng,
+                                                       args.sweep_stacks, args.sweep)}
+        save()
+    if args.bound:
+        names = ["aoi_wide", "watched"][:len(args.bound_z)]
+        results["ideal_observer"] = ideal_bound(rng, args.bound, dict(zip(names, args.bound_z,
+                                                                          strict=True)))
+        print(f"bound: {json.dumps(results['ideal_observer'])}", flush=True)
         save()
     for name in args.timing:
         results.setdefault("timing", {})[name] = timing(name, table[name])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from insarhub.anomaly.config import AlertConfig
+from insarhub.anomaly.config import AlertConfig, WatchSite
 
 if TYPE_CHECKING:
     from insarhub.anomaly.detector import detect_anomaly
@@ -26,7 +26,8 @@ _LAZY = {"detect_anomaly": "detector", "residual_figure": "figure",
          "AnomalyRegion": "report", "AnomalyReport": "report"}
 
 __all__ = ["AlertConfig", "AnnouncementMemory", "AnomalyRegion", "AnomalyReport", "announce",
-           "anomaly_from_mintpy", "detect_anomaly", "residual_figure", "timeseries_file"]
+           "anomaly_from_mintpy", "detect_anomaly", "residual_figure", "timeseries_file",
+           "WatchSite"]
 
 
 def __getattr__(name: str) -> Any:

@@ -61,6 +61,10 @@ MIN_VALID_PIXELS = 64
 # (bench/results/anomaly_map_size.json)
 MIN_SIDE_IN_BOWLS = 5.0
 PRIOR_ONLY_WEIGHT = 1e6  # a prior that takes all the weight, as a count
+# with watched sites, the share of the false-alarm rate spent on them (the rest on the AOI):
+# one rate for the whole cycle, and a small search area needs a far lower threshold
+WATCH_SHARE = 0.5
+MIN_WATCH_PIXELS = 9
 
 
 def _years(dates: Sequence[date]) -> np.ndarray:
@@ -266,6 +270,7 @@ def detect_anomaly(
     min_dates: int = 8,
     reliable: np.ndarray | None = None,
     pairs: Mapping[tuple[date, date], np.ndarray] | None = None,
+    watch: np.ndarray | None = None,
 ) -> AnomalyReport:
     """Regions of the newest date of `displacement_m` ((n_dates, rows, cols), metres, LOS)
     that depart from their own trend beyond their own noise, separated from atmosphere.
@@ -275,6 +280,9 @@ def detect_anomaly(
     a stratified delay be removed per date; `pairs` ({(reference, secondary): LOS m}, optional)
     are the newest dates' interferograms, checked for unwrapping errors by closure (found ones
     are corrected and reported as such); `threshold_mm` is the least |magnitude| of a region.
+    `watch` ((rows, cols) bool, optional) marks watched sites: regions peaking there are judged
+    against the sites' own family threshold (`WATCH_SHARE` of the rate, over their area only),
+    so that smaller events are found where the user looks; `watched` says so on a region.
     """
     series = np.asarray(displacement_m)
     if series.ndim != 3:
@@ -284,6 +292,9 @@ def detect_anomaly(
                           "epochs: they must match")
     if pixel_size_m <= 0:
         raise ConfigError(f"pixel_size_m {pixel_size_m} must be > 0")
+    if watch is not None and np.shape(watch) != series.shape[1:]:
+        raise ConfigError(f"watch has shape {np.shape(watch)}, a date's map "
+                          f"{series.shape[1:]}: they must match")
     if reliable is not None and np.shape(reliable) != series.shape:
         raise ConfigError(f"reliable has shape {np.shape(reliable)}, the time series "
                           f"{series.shape}: they must match")
@@ -307,8 +318,14 @@ def detect_anomaly(
         return _empty(newest, threshold_mm, int(valid.sum()),
                       f"{int(valid.sum())} reliable pixels, {MIN_VALID_PIXELS} needed")
     parts = _residuals(ordered, series, order, valid, good_all, height, pairs)
+    watched = None if watch is None else np.asarray(watch, bool) & valid
+    unwatched = watched is not None and watched.sum() < MIN_WATCH_PIXELS
     report = _judge(parts, valid, [s / pixel_size_m for s in scales_m], scales_m,
-                    false_alarm_rate, threshold_mm, pixel_size_m, newest, previous)
+                    false_alarm_rate, threshold_mm, pixel_size_m, newest, previous,
+                    None if unwatched else watched)
+    if unwatched:
+        report.reason += (f"; the watched sites hold {int(watched.sum())} reliable pixels "  # type: ignore[union-attr]
+                          f"(at least {MIN_WATCH_PIXELS} needed): judged with the AOI only")
     report.unwrapping_errors = [_unwrap_region(e, pixel_size_m) for e in parts.unwrapping]
     side_m, needed_m = min(shape) * pixel_size_m, MIN_SIDE_IN_BOWLS * max(scales_m)
     if side_m < needed_m:
@@ -339,10 +356,33 @@ def _unwrap_region(error: unwrap.PatchError, pixel_size_m: float) -> UnwrappingE
         extent_km2=round(rows.size * (pixel_size_m / 1000.0) ** 2, 3))
 
 
+@dataclass
+class Family:
+    """Where regions are sought at one rate: the AOI, or the watched sites."""
+
+    rate: float
+    area: float
+    perimeter: float
+    maxima: list[np.ndarray]  # per map, the past cycles' max |z| over the family's area
+    nominal: np.ndarray | None = None  # per map, random field theory's threshold
+    thresholds: np.ndarray | None = None  # per map, calibrated on the past cycles
+
+    def calibrate(self, shares: np.ndarray, lam2: list[float], dofs: list[float]) -> float:
+        """Set the thresholds; the calibrated over nominal ratio (1 without history)."""
+        self.nominal = np.array([significance.field_threshold(
+            self.rate * shares[k], self.area, self.perimeter, lam2[k], dofs[k])
+            for k in range(len(shares))])
+        relative = self.nominal / self.nominal.mean()
+        family = calibration.family_threshold(self.rate, self.maxima, relative)
+        self.thresholds = self.nominal if family is None else family * relative
+        return 1.0 if family is None else float(np.mean(self.thresholds / self.nominal))
+
+
 def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
            scales_m: Sequence[float], false_alarm_rate: float, threshold_mm: float,
-           pixel_size_m: float, newest: str, previous: str) -> AnomalyReport:
-    """Matched filters, z-maps, the calibrated family threshold and the regions."""
+           pixel_size_m: float, newest: str, previous: str,
+           watch: np.ndarray | None = None) -> AnomalyReport:
+    """Matched filters, z-maps, the calibrated family thresholds and the regions."""
     maps, basis, past, fit_count = parts.maps, parts.basis, parts.past, parts.fit_count
     good = parts.good
     past_good = None if good is None else good[:-2] & valid[None]
@@ -352,7 +392,12 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
     coefficient_spectra = matched.spectra(parts.coefficient_maps)
     z_maps, amplitudes, z_previous, lam2 = [], [], [], []
     dofs: list[float] = []
-    maxima: list[np.ndarray] = []
+    aoi_share = 1.0 if watch is None else 1.0 - WATCH_SHARE
+    families = [Family(false_alarm_rate * aoi_share, float(valid.sum()),
+                       float(significance.boundary_pixels(valid)), [])]
+    if watch is not None:
+        families.append(Family(false_alarm_rate * WATCH_SHARE, float(watch.sum()),
+                               float(significance.boundary_pixels(watch)), []))
     for index, scale in enumerate(scales_px):
         past_amp = matched.apply(past_spectra, index)
         new_amp = matched.apply(new_spectra, index)
@@ -376,7 +421,10 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
                                (past_pair, None if past_good is None
                                 else past_good[1:] & past_good[:-1])):
             inside = valid[None] if usable is None else usable
-            maxima.append(np.abs(np.where(inside, z_past, 0.0)).max(axis=(1, 2)))
+            folded = np.abs(np.where(inside, z_past, 0.0))
+            families[0].maxima.append(folded.max(axis=(1, 2)))
+            if watch is not None:
+                families[1].maxima.append(np.where(watch, folded, 0.0).max(axis=(1, 2)))
         del past_single, past_pair, squares
         new_rows = basis[fit_count:fit_count + 2]
         new_w = new_amp / np.sqrt(1.0 + np.stack([trend.prediction_variance(new_rows[j:j + 1],
@@ -400,16 +448,15 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
     # is what most alerts are about, so the pair maps get PAIR_SHARE of it
     shares = np.array([(1.0 - PAIR_SHARE, PAIR_SHARE)[k % 2] / (2 * len(scales_px))
                        for k in range(len(z_maps))])
-    area, perimeter = float(valid.sum()), float(significance.boundary_pixels(valid))
     lam2_maps = [lam2[k // 2] for k in range(len(z_maps))]
-    nominal = np.array([significance.field_threshold(false_alarm_rate * shares[k], area,
-                                                     perimeter, lam2_maps[k], dofs[k])
-                        for k in range(len(z_maps))])
-    relative = nominal / nominal.mean()
-    family = calibration.family_threshold(false_alarm_rate, maxima, relative)
-    thresholds = nominal if family is None else family * relative
-    ratio = 1.0 if family is None else float(np.mean(thresholds / nominal))
-    raw, labels = find_regions(z, thresholds, np.stack(amplitudes), valid)
+    ratio = families[0].calibrate(shares, lam2_maps, dofs)
+    for family in families[1:]:
+        family.calibrate(shares, lam2_maps, dofs)
+    thresholds = families[0].thresholds
+    assert thresholds is not None
+    per_pixel = thresholds if watch is None else np.where(
+        watch[None], np.asarray(families[1].thresholds)[:, None, None], thresholds[:, None, None])
+    raw, labels = find_regions(z, per_pixel, np.stack(amplitudes), valid)
 
     regions: list[AnomalyRegion] = []
     pixel_km2 = (pixel_size_m / 1000.0) ** 2
@@ -422,16 +469,20 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
         if abs(magnitude) < threshold_mm:
             labels[labels == item.label] = 0
             continue
+        watched = watch is not None and bool(watch[item.peak])
+        family = families[1 if watched else 0]
+        assert family.thresholds is not None and family.nominal is not None
+        k = item.map_index
         regions.append(AnomalyRegion(
             row=int(round(item.centre[0])), col=int(round(item.centre[1])),
             magnitude_mm=round(magnitude, 2), extent_km2=round(item.half_peak_pixels * pixel_km2, 3),
             significance=round(abs(item.z), 2),
-            p_value=significance.family_p_value(
-                item.z / (thresholds[item.map_index] / nominal[item.map_index]),
-                shares[item.map_index], area, perimeter, lam2[scale_index], dofs[item.map_index]),
+            p_value=min(1.0, significance.family_p_value(
+                item.z / (family.thresholds[k] / family.nominal[k]), shares[k], family.area,
+                family.perimeter, lam2[scale_index], dofs[k]) * false_alarm_rate / family.rate),
             first_date=previous if seen_before else newest,
             status="confirmed" if seen_before and seen_now else "new",
-            pixels=item.pixels, scale_m=float(scales_m[scale_index])))
+            pixels=item.pixels, scale_m=float(scales_m[scale_index]), watched=watched))
     newest_single = np.stack(amplitudes[0::2])
     strongest = np.unravel_index(int(np.argmax(np.abs(np.where(valid, newest_single, 0)))),
                                  newest_single.shape)
@@ -449,5 +500,7 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
         reason=(f"{len(regions)} region(s) beyond the noise" if regions else
                 "no region beyond its own noise and the threshold"),
         regions=regions, z_threshold=round(float(thresholds.min()), 2),
+        watch_z_threshold=None if watch is None
+        else round(float(np.min(np.asarray(families[1].thresholds))), 2),
         residual_map=np.where(newest_valid, maps[-1], np.nan), region_labels=labels,
         calibration=round(ratio, 3))

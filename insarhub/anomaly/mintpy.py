@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from insarhub.anomaly.config import AlertConfig
+from insarhub.anomaly.config import AlertConfig, WatchSite
 from insarhub.anomaly.detector import detect_anomaly
 from insarhub.anomaly.report import AnomalyReport
 from insarhub.errors import ConfigError
@@ -86,12 +86,59 @@ def anomaly_from_mintpy(mintpy_dir: str | Path, alert: AlertConfig) -> AnomalyRe
     if height is not None and height.shape != series.shape[1:]:
         height = None
     pairs = newest_pairs(folder, path, dates) if alert.check_unwrapping else None
+    sites = site_labels(alert.watch, attrs, series.shape[1:]) if alert.watch else None
     report = detect_anomaly(dates, series, alert.threshold_mm, mask=reliable, height=height,
                             pixel_size_m=pixel_size_m(attrs),
                             false_alarm_rate=alert.false_alarm_rate, scales_m=alert.scales_m,
-                            min_dates=alert.min_dates, pairs=pairs)
+                            min_dates=alert.min_dates, pairs=pairs,
+                            watch=None if sites is None else sites > 0)
     locate(report, attrs)
+    if sites is not None:
+        for region in report.regions:
+            if region.watched:
+                label = int(sites[min(region.row, sites.shape[0] - 1),
+                                  min(region.col, sites.shape[1] - 1)])
+                region.site = alert.watch[label - 1].name if label else None
     return report
+
+
+def site_labels(watch: Sequence[WatchSite], attrs: Mapping[str, Any], shape: tuple[int, ...]
+                ) -> np.ndarray:
+    """Which watched site each pixel is in (0: none, i: the i-th site; the nearer centre where
+    two overlap), from MintPy's geocoding. A site off the map has no pixel."""
+    if "Y_FIRST" not in attrs:
+        raise ConfigError("alert.watch needs a geocoded time series (Y_FIRST/X_FIRST in "
+                          "MintPy's attributes); this one is in radar coordinates: geocode "
+                          "it or remove the watched sites")
+    rows, cols = int(shape[0]), int(shape[1])
+    y = float(attrs["Y_FIRST"]) + (np.arange(rows) + 0.5) * float(attrs["Y_STEP"])
+    x = float(attrs["X_FIRST"]) + (np.arange(cols) + 0.5) * float(attrs["X_STEP"])
+    xx, yy = np.meshgrid(x, y)
+    degrees = _to_lonlat(attrs) == "degrees"
+    labels = np.zeros((rows, cols), dtype=np.int32)
+    nearest = np.full((rows, cols), np.inf)
+    for number, site in enumerate(watch, start=1):
+        if degrees:
+            dy = (yy - site.lat) * _METRES_PER_DEGREE
+            dx = (xx - site.lon) * _METRES_PER_DEGREE * math.cos(math.radians(site.lat))
+        else:
+            sx, sy = _from_lonlat(attrs).transform(site.lon, site.lat)
+            dx, dy = xx - sx, yy - sy
+        distance = np.hypot(dx, dy)
+        inside = (distance <= site.radius_m) & (distance < nearest)
+        labels[inside], nearest[inside] = number, distance[inside]
+    return labels
+
+
+def _from_lonlat(attrs: Mapping[str, Any]) -> Any:
+    from pyproj import Transformer
+
+    epsg = attrs.get("EPSG") or attrs.get("UTM_ZONE")
+    if epsg is None:
+        raise ConfigError("alert.watch: the time series' map projection is unknown (no EPSG "
+                          "or UTM_ZONE attribute): cannot place the watched sites")
+    crs = f"EPSG:{int(epsg)}" if str(epsg).isdigit() else _utm_epsg(str(epsg))
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
 
 def newest_pairs(folder: Path, series_file: Path, dates: list[date], newest: int = 2

@@ -27,9 +27,11 @@ class RawRegion:
 
 def find_regions(z: np.ndarray, thresholds: np.ndarray, amplitude: np.ndarray,
                  valid: np.ndarray) -> tuple[list[RawRegion], np.ndarray]:
-    """Regions where some map of `z` (k, rows, cols) reaches its threshold (k,), grown over
-    connected same-sign pixels with |z| >= Z_EXTENT; strongest first, and their label image."""
-    ratio = np.abs(z) / thresholds[:, None, None]
+    """Regions where some map of `z` (k, rows, cols) reaches its threshold ((k,), or
+    (k, rows, cols) where the watched sites have their own), grown over connected same-sign
+    pixels with |z| >= Z_EXTENT; strongest first, and their label image."""
+    per_pixel = thresholds if thresholds.ndim == 3 else thresholds[:, None, None]
+    ratio = np.abs(z) / per_pixel
     best = np.argmax(ratio, axis=0)
     best_ratio = np.take_along_axis(ratio, best[None], axis=0)[0]
     best_z = np.take_along_axis(z, best[None], axis=0)[0]
@@ -49,7 +51,7 @@ def find_regions(z: np.ndarray, thresholds: np.ndarray, amplitude: np.ndarray,
             peak = (peak_flat // z.shape[2], peak_flat % z.shape[2])
             k = int(best[peak])
             regions.append(_describe(z[k], amplitude[k], inside, peak, k, sign))
-    regions.sort(key=lambda r: -abs(r.z) / thresholds[r.map_index])
+    regions.sort(key=lambda r: -float(best_ratio[r.peak]))
     for number, region in enumerate(regions, start=1):
         region.label = number
     for region in regions:

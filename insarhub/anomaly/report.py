@@ -24,6 +24,8 @@ class AnomalyRegion:
     status: Status  # new (first seen on the newest date) or confirmed (persists on it)
     pixels: int
     scale_m: float  # width of the best-matching bowl
+    watched: bool = False  # peaks in a watched site (judged at the sites' threshold)
+    site: str | None = None  # the watched site's name
     lat: float | None = None
     lon: float | None = None
     x: float | None = None  # map coordinates of the centre (the time series' own CRS)
@@ -80,6 +82,7 @@ class AnomalyReport:
     unwrapping_errors: list[UnwrappingErrorRegion] = field(default_factory=list)
     masked_pixels: int = 0  # reliable pixels masked on the newest date (decorrelated, missing)
     calibration: float | None = None  # calibrated over random-field threshold (past cycles)
+    watch_z_threshold: float | None = None  # what a region needs in a watched site
     # maps for figures, never serialised: the newest residual (m) and the region labels
     residual_map: np.ndarray | None = field(default=None, repr=False, compare=False)
     region_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
