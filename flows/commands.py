@@ -227,5 +227,6 @@ def _monitor_run(args: argparse.Namespace) -> int:
         for region in anomaly["regions"]:
             print(f"  {region['status']}: {region['magnitude_mm']:+.1f} mm over "
                   f"{region['extent_km2']:.2f} km2 at lat {region['lat']}, lon {region['lon']} "
-                  f"(z {region['significance']:.1f}, since {region['first_date']})")
+                  f"(z {region['significance']:.1f}, since {region['first_date']})"
+                  + (f", watched site {region['site']}" if region.get("site") else ""))
     return 0 if result["status"] != "skipped" else 3

@@ -124,10 +124,11 @@ def check_anomaly(config: MonitorConfig, stack: str, stack_dir: str) -> dict[str
                       "prefect.resource.name": config.name, "insarhub.stack": stack},
             payload={"aoi": config.name, "stack": stack, **region})
         result["event_ids"].append(str(event.id) if event else None)
-        logger.warning("%s/%s: %s anomaly %+.1f mm over %.2f km2 at lat %s lon %s (z %.1f, "
+        site = f", watched site {region['site']}" if region.get("site") else ""
+        logger.warning("%s/%s: %s anomaly %+.1f mm over %.2f km2 at lat %s lon %s%s (z %.1f, "
                        "since %s): event %s emitted", config.name, stack, region["status"],
                        region["magnitude_mm"], region["extent_km2"], region["lat"],
-                       region["lon"], region["significance"], region["first_date"],
+                       region["lon"], site, region["significance"], region["first_date"],
                        ANOMALY_EVENT)
     for error in report.unwrapping_errors:
         logger.warning("%s/%s: unwrapping error in interferogram %s (%+d cycle over %.2f km2 at "
@@ -151,12 +152,12 @@ def _regions_markdown(anomaly: dict[str, Any]) -> str:
                      f"lon {e['lon']}" for e in anomaly.get("unwrapping_errors") or [])
     if not anomaly.get("regions"):
         return f"No anomaly on {anomaly['date']}: {anomaly.get('reason', '')}{errors}"
-    lines = ["| # | status | lat | lon | magnitude mm | extent km2 | z | first date |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| # | status | lat | lon | magnitude mm | extent km2 | z | first date | site |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for number, r in enumerate(anomaly["regions"], start=1):
         lines.append(f"| {number} | {r['status']} | {r['lat']} | {r['lon']} | "
                      f"{r['magnitude_mm']:+.1f} | {r['extent_km2']:.2f} | {r['significance']:.1f} "
-                     f"| {r['first_date']} |")
+                     f"| {r['first_date']} | {r.get('site') or ''} |")
     return "\n".join(lines) + errors
 
 

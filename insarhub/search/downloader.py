@@ -415,7 +415,7 @@ class S1BurstSearch(Downloader):
             if not isinstance(key, str) or not is_multi_key(key):
                 out[key] = products
                 continue
-            kept, missing = complete_dates(key, products)
+            kept, missing = complete_dates(key, products, self.grouping.bursts.get(key, ()))
             if missing:
                 console.show(f"{key}: {len(missing)} date(s) no longer hold every burst of the "
                              f"set and are left out: {', '.join(list(missing)[:5])}")

@@ -262,16 +262,21 @@ def _preference(product: Any) -> tuple[bool, str]:
     return polarization not in ("VV", "HH"), str(product.properties["sceneName"])
 
 
-def complete_dates(key: str, products: Sequence[Any]) -> tuple[list[Any], dict[str, list[str]]]:
+def complete_dates(key: str, products: Sequence[Any], burst_ids: Iterable[str] = ()
+                   ) -> tuple[list[Any], dict[str, list[str]]]:
     """Keep the dates of a multi-burst stack that still hold every burst of its set (after a
-    filter dropped some bursts); the others are returned with what they lack."""
+    filter dropped some bursts); the others are returned with what they lack. The set is
+    `burst_ids` (full burst IDs, as grouping chose them), else every burst the stack holds on
+    some date: never the key's outline, which a split group need not fill (15 of the 18
+    burst-swaths of ``IW1-3`` x 6 bursts)."""
     per_date: dict[date, list[Any]] = {}
     for product in products:
         per_date.setdefault(burst_date(product), []).append(product)
-    wanted = set(key_cells(key)[1])
+    path = key_cells(key)[0]
+    wanted = {(int(i.split("_")[1]), int(i.split("_")[2][-1])) for i in burst_ids}
+    wanted = wanted or set(stack_cells(products))
     kept: list[Any] = []
     missing: dict[str, list[str]] = {}
-    path = key_cells(key)[0]
     for day in sorted(per_date):
         present = {burst_cell(p)[1] for p in per_date[day]}
         lacks = sorted(wanted - present)

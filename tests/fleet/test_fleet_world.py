@@ -85,9 +85,12 @@ def test_the_sandbox_serves_each_aoi_and_its_clock_adds_dates(
 
 def test_a_split_large_aoi_is_monitored_on_the_stack_that_sees_most_of_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """w084 (large, near the equator) splits into three stacks of orbit 71; by name the first
-    is a 2-burst group that covers 1 % of the AOI (its runs failed: "the AOI does not intersect
-    the interferograms' common extent"). The stack of the orbit is now the one covering most."""
+    """w084 (large, near the equator) splits into three stacks of orbit 71, two of them groups
+    of 15 burst-swaths that do not fill their key's outline (IW1-3 x 6 bursts = 18). A date
+    filter (every monitoring search has one) took those for incomplete on every date and left
+    only the 2-burst group covering 1 % of the AOI: its runs failed ("the AOI does not
+    intersect the interferograms' common extent"). All three now stay, whole; the stack of the
+    orbit is the one covering most of the AOI."""
     from insarhub.fleet.needs import pick_stack
 
     world = make_world(85, "2023-01-25", cycles=3)
@@ -101,6 +104,10 @@ def test_a_split_large_aoi_is_monitored_on_the_stack_that_sees_most_of_it(
         monkeypatch.chdir(tmp_path)
         bursts = Downloader.create("S1_Burst", intersectsWith=list(aoi.bbox), start="2022-12-01")
         bursts.search(allow_empty=True)
+        found = {k: len(v) for k, v in bursts.stacks.items()}
+        bursts.filter(start="2022-12-01")  # as the monitor's search does
+    assert {k: len(v) for k, v in bursts.stacks.items()} == found
+    assert not bursts.left_out
     area = box(*aoi.bbox)
     covered = {str(k): union_all([shape(p.geometry) for p in group]).intersection(area).area
                / area.area for k, group in bursts.stacks.items()}
