@@ -454,8 +454,10 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
         family.calibrate(shares, lam2_maps, dofs)
     thresholds = families[0].thresholds
     assert thresholds is not None
+    # in a watched site both families look: the lower threshold decides (the rates add up)
     per_pixel = thresholds if watch is None else np.where(
-        watch[None], np.asarray(families[1].thresholds)[:, None, None], thresholds[:, None, None])
+        watch[None], np.minimum(np.asarray(families[1].thresholds), thresholds)[:, None, None],
+        thresholds[:, None, None])
     raw, labels = find_regions(z, per_pixel, np.stack(amplitudes), valid)
 
     regions: list[AnomalyRegion] = []
@@ -470,7 +472,9 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
             labels[labels == item.label] = 0
             continue
         watched = watch is not None and bool(watch[item.peak])
-        family = families[1 if watched else 0]
+        family = families[0]
+        if watched and abs(item.z) < float(thresholds[item.map_index]):
+            family = families[1]  # only the watched family's threshold passes it
         assert family.thresholds is not None and family.nominal is not None
         k = item.map_index
         regions.append(AnomalyRegion(
@@ -501,6 +505,6 @@ def _judge(parts: Residuals, valid: np.ndarray, scales_px: list[float],
                 "no region beyond its own noise and the threshold"),
         regions=regions, z_threshold=round(float(thresholds.min()), 2),
         watch_z_threshold=None if watch is None
-        else round(float(np.min(np.asarray(families[1].thresholds))), 2),
+        else round(float(np.min(np.minimum(np.asarray(families[1].thresholds), thresholds))), 2),
         residual_map=np.where(newest_valid, maps[-1], np.nan), region_labels=labels,
         calibration=round(ratio, 3))
