@@ -36,8 +36,12 @@ from tasks.common import DEFAULT_TAG_LIMITS
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "insarhub-process"
 QUIET_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-# SQLite waits this long for a lock before a 503 (busy small machines need more than 10 s)
-SERVER_ENV = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
+# SQLite waits this long for a lock before a 503 (busy small machines need more than 10 s);
+# flow runs (with their logs and artifacts) older than the vacuum's retention (90 days,
+# PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD) are deleted, not only old events: a fleet
+# adds ~100 MB of runs a cycle at 100 AOIs (bench/results/fleet_100x3.json)
+SERVER_ENV = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+              "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs"}
 
 
 def prefect_command(*args: str) -> list[str]:
