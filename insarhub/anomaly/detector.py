@@ -249,6 +249,7 @@ def _residuals(ordered: list[date], series: np.ndarray, order: np.ndarray, valid
     if good is not None:
         residual[~good] = 0.0
         maps = filters.remove_plane_per_date(residual, good & valid[None], height)
+        maps = gaps.smooth_fill(maps, good & valid[None], valid)
     else:
         maps = filters.remove_plane(residual, valid, height)
     coefficient_maps = np.zeros((basis.shape[1] - 1, *shape), dtype=np.float32)

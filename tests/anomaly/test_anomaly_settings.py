@@ -127,3 +127,32 @@ def test_a_trend_fitted_to_good_dates_only_is_least_squares_on_them() -> None:
         keep = good[:, pixel]
         expected = np.linalg.lstsq(basis[keep], data[keep, pixel], rcond=None)[0]
         assert np.allclose(coeffs[:, pixel], expected, atol=1e-8)
+
+
+def test_a_snow_line_is_no_edge_for_the_filters() -> None:
+    """Masked pixels take the smooth continuation of their good neighbours before filtering.
+    Cut to 0, the snow line is a step that the whitened 250 m filter turns into noise 16 %
+    stronger beside it than on summer dates (a z of 5 becomes 5.8); filled, it is as strong."""
+    from scipy import ndimage
+
+    from insarhub.anomaly import filters
+    from insarhub.anomaly.gaps import smooth_fill
+    from insarhub.anomaly.synthetic import powerlaw_fields
+
+    field = 0.01 * powerlaw_fields(np.random.default_rng(2), 30, 120, 8.0 / 3.0)
+    good = np.ones_like(field, dtype=bool)
+    good[:, :, 70:] = False  # the high ground, masked on these dates
+    inside = np.ones((120, 120), dtype=bool)
+    inside[:5] = False  # never judged: left as it is
+    cut = np.where(good, field, 0.0)
+    filled = smooth_fill(cut, good, inside)
+    assert np.array_equal(filled[good], field[good]) and (filled[:, :5, 70:] == 0).all()
+    matched, summer = filters.make_filters(field, [250 / 80])
+    edge = good[0] & (ndimage.distance_transform_edt(good[0]) <= 4)
+
+    def strength(maps: np.ndarray) -> np.ndarray:
+        return matched.apply(matched.spectra(maps), 0).std(axis=0)[edge]
+
+    reference = matched.apply(summer, 0).std(axis=0)[edge]
+    assert float(np.mean(strength(cut) / reference)) > 1.1
+    assert 0.9 < float(np.mean(strength(filled) / reference)) < 1.05
