@@ -1,5 +1,7 @@
 """What a stack has already announced, so that a region is announced once when it appears and
-once when it is confirmed, not on every cycle (`<stack dir>/anomaly_announcements.json`)."""
+once when it is confirmed, not on every cycle (`<stack dir>/anomaly_announcements.json`).
+A region that comes back new at a known place after a cycle without it (a slope that moves
+again) is a new episode, announced again."""
 
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ class AnnouncementMemory:
         for region in report.regions:
             sign = 1 if region.magnitude_mm > 0 else -1
             known = self._match(region.row, region.col, sign, pixel_m)
+            if (known is not None and region.status == "new" and report.previous_date
+                    and str(known.get("last_date", "")) < report.previous_date):
+                known.update(status=None, first_date=region.first_date)  # a new episode
             if known is None:
                 known = {"id": len(self.regions) + 1, "sign": sign,
                          "first_date": region.first_date, "status": None, "announced": []}

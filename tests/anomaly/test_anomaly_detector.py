@@ -3,6 +3,7 @@ alone quiet, regions described, news announced once."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date, timedelta
 from pathlib import Path
@@ -124,6 +125,14 @@ def test_a_region_is_announced_when_new_and_when_confirmed_only(tmp_path: Path) 
     memory = AnnouncementMemory(tmp_path)  # read back from the stack folder
     assert [r["status"] for r in memory.regions] == ["confirmed"]
     assert [a["status"] for a in memory.regions[0]["announced"]] == ["new", "confirmed"]
+    # the slope moves again months later, after cycles without it: a new episode, announced
+    region = dataclasses.replace(first.regions[0], first_date="20300113")
+    again = dataclasses.replace(first, date="20300113", previous_date="20300101",
+                                regions=[region])
+    assert [(n["status"], n["date"], n["region_id"]) for n in announce(again, tmp_path)] == [
+        ("new", "20300113", news[0]["region_id"])]
+    steady = dataclasses.replace(again, date="20300125", previous_date="20300113")
+    assert announce(steady, tmp_path) == []  # seen on the cycle before: the same episode
 
 
 def test_residual_figure_outlines_the_region(tmp_path: Path) -> None:
