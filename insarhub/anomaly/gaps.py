@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-FILL_WIDTHS_PX = (2.0, 8.0, 32.0)  # normalized convolution, finest first
+FILL_WIDTHS_PX = (2.0, 8.0)  # normalized convolution, finest first; farther: 0 (the mean)
 FILL_MIN_WEIGHT = 0.05
 
 MIN_GOOD_SHARE = 0.5  # of the fit dates: a pixel good on fewer is not judged at all
